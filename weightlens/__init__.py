@@ -1,0 +1,37 @@
+"""weightlens: linear-algebra health checks for the weight matrices of safetensors checkpoints.
+
+>>> import weightlens
+>>> report = weightlens.analyze("model.safetensors")              # doctest: +SKIP
+>>> for rec in report:                                              # doctest: +SKIP
+...     print(rec.name, rec.get("numerical_rank"), rec.get("condition_number"))
+"""
+
+from weightlens.__about__ import __version__
+from weightlens.analysis import analyze_tensor
+from weightlens.checkpoint import Checkpoint, TensorInfo, open_checkpoint, read_tensor
+from weightlens.errors import HeaderError, InputError, UsageError, WeightlensError
+from weightlens.options import AnalysisOptions
+from weightlens.report import Report, Summary, TensorRecord
+from weightlens.run import analyze, plan
+from weightlens.spectrum import Spectrum, compute_spectrum
+
+__all__ = [
+    "AnalysisOptions",
+    "Checkpoint",
+    "HeaderError",
+    "InputError",
+    "Report",
+    "Spectrum",
+    "Summary",
+    "TensorInfo",
+    "TensorRecord",
+    "UsageError",
+    "WeightlensError",
+    "__version__",
+    "analyze",
+    "analyze_tensor",
+    "compute_spectrum",
+    "open_checkpoint",
+    "plan",
+    "read_tensor",
+]

@@ -1,0 +1,3 @@
+from weightlens.cli import main
+
+main()

@@ -1,0 +1,54 @@
+"""Analyze one tensor: read it, view it as a matrix, run the selected passes.
+
+:func:`analyze_tensor` is a pure function of (tensor header entry, options): it opens the
+file itself, so the same call runs serially, in a process pool or on a remote worker.
+"""
+
+from __future__ import annotations
+
+from weightlens.checkpoint.header import TensorInfo
+from weightlens.checkpoint.reader import read_tensor
+from weightlens.errors import InputError
+from weightlens.matrix import layout_of
+from weightlens.options import AnalysisOptions
+from weightlens.passes import PASSES, TensorContext
+from weightlens.report import TensorRecord
+
+NON_FINITE = "non-finite"
+"""The ``skipped`` reason of a matrix holding NaN or Inf."""
+
+
+def analyze_tensor(info: TensorInfo, options: AnalysisOptions) -> TensorRecord:
+    """Run the selected passes on one tensor.
+
+    Elementwise passes run on every decodable tensor; spectral passes only on finite matrices.
+    A tensor whose bytes cannot be read gets a record with ``error`` set instead of raising,
+    so one bad tensor does not lose the others' results.
+    """
+    layout = layout_of(info)
+    record = TensorRecord(
+        name=info.name,
+        file=str(info.file),
+        dtype=info.dtype,
+        shape=info.shape,
+        parameters=info.parameters,
+        kind=layout.kind,
+        matrix_shape=layout.matrix_shape,
+        skipped=layout.reason,
+    )
+    if layout.kind == "unsupported":
+        return record
+    try:
+        values = read_tensor(info)
+    except InputError as e:
+        record.error = e.problem
+        return record
+    ctx = TensorContext(info, layout, values, options)
+    selected = [PASSES[name] for name in PASSES if name in options.passes]
+    if layout.is_matrix and not ctx.stats.finite:
+        record.skipped = NON_FINITE
+    for p in selected:
+        if p.scope == "matrix" and record.skipped is not None:
+            continue
+        record.metrics.update(p.run(ctx))
+    return record

@@ -1,0 +1,122 @@
+"""From the paths a user gives to an ordered list of tensors.
+
+One path is one checkpoint: a ``.safetensors`` file; a directory with an HF shard index
+(``*.safetensors.index.json``); a directory of ``*.safetensors`` files; or an index file itself.
+PyTorch pickle files are refused with a conversion hint: weightlens never unpickles.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from weightlens.checkpoint.header import _PICKLE_HINT, FileHeader, TensorInfo, read_header
+from weightlens.errors import InputError
+
+PICKLE_SUFFIXES = frozenset({".bin", ".pt", ".pth", ".ckpt", ".pkl", ".pickle"})
+INDEX_SUFFIX = ".safetensors.index.json"
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """One checkpoint: its files and its tensors in checkpoint order.
+
+    Checkpoint order is the natural order of tensor names (``layers.2`` before ``layers.10``),
+    which follows the depth of the network for the usual naming schemes, whatever the order of
+    the shards or of the JSON keys.
+
+    Attributes
+    ----------
+    path : the path as given.
+    layout : "file", "index" or "directory".
+    files : validated headers, in shard order.
+    tensors : every tensor of every file, in checkpoint order.
+    """
+
+    path: Path
+    layout: Literal["file", "index", "directory"]
+    files: tuple[FileHeader, ...]
+    tensors: tuple[TensorInfo, ...]
+
+    @property
+    def parameters(self) -> int:
+        return sum(t.parameters for t in self.tensors)
+
+    @property
+    def nbytes(self) -> int:
+        return sum(t.nbytes for t in self.tensors)
+
+
+def natural_key(name: str) -> tuple[tuple[int, int | str], ...]:
+    """Sort key that orders digit runs by value: ``h.2.w`` < ``h.10.w``."""
+    return tuple((0, int(part)) if part.isdigit() else (1, part) for part in re.split(r"(\d+)", name) if part)
+
+
+def open_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
+    """Find, read and validate the headers of one checkpoint (no tensor data is read).
+
+    Raises
+    ------
+    InputError
+        When the path is missing, a pickle, holds no safetensors, or a header/index is invalid.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise InputError(path, "no such file or directory")
+    if path.is_dir():
+        indexes = sorted(path.glob("*" + INDEX_SUFFIX))
+        if len(indexes) > 1:
+            raise InputError(path, f"several shard indexes ({', '.join(p.name for p in indexes)}); pass one of them")
+        if indexes:
+            return _from_index(path, indexes[0])
+        files = sorted(path.glob("*.safetensors"), key=lambda p: natural_key(p.name))
+        if not files:
+            pickles = sorted(p.name for p in path.iterdir() if p.suffix in PICKLE_SUFFIXES)
+            if pickles:
+                raise InputError(path, f"no .safetensors files, only PyTorch pickles ({', '.join(pickles[:3])}); " + _PICKLE_HINT)
+            raise InputError(path, "no .safetensors files in this directory")
+        return _assemble(path, "directory", [read_header(f) for f in files])
+    if path.name.endswith(INDEX_SUFFIX):
+        return _from_index(path, path)
+    if path.suffix in PICKLE_SUFFIXES:
+        raise InputError(path, "PyTorch pickle checkpoints are not read (unpickling can run code); " + _PICKLE_HINT)
+    return _assemble(path, "file", [read_header(path)])
+
+
+def _from_index(path: Path, index: Path) -> Checkpoint:
+    try:
+        doc = json.loads(index.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as e:
+        raise InputError(index, f"cannot read shard index: {e}") from None
+    weight_map = doc.get("weight_map") if isinstance(doc, dict) else None
+    if not isinstance(weight_map, dict) or not all(isinstance(v, str) for v in weight_map.values()):
+        raise InputError(index, 'shard index must have a "weight_map" object of tensor name -> shard file')
+    shard_names = list(dict.fromkeys(weight_map.values()))
+    headers = []
+    for name in shard_names:
+        shard = index.parent / name
+        if Path(name).name != name:
+            raise InputError(index, f"shard {name!r} is not a file name in the index's directory")
+        if not shard.is_file():
+            raise InputError(index, f"names shard {name!r}, which does not exist")
+        headers.append(read_header(shard))
+    by_file = {h.path.name: {t.name for t in h.tensors} for h in headers}
+    for tensor, shard_name in weight_map.items():
+        if tensor not in by_file[shard_name]:
+            raise InputError(index, f"maps tensor {tensor!r} to {shard_name}, which does not contain it")
+    return _assemble(path, "index", headers)
+
+
+def _assemble(path: Path, layout: Literal["file", "index", "directory"], headers: list[FileHeader]) -> Checkpoint:
+    seen: dict[str, Path] = {}
+    for h in headers:
+        for t in h.tensors:
+            if t.name in seen:
+                raise InputError(path, f"tensor {t.name!r} is in both {seen[t.name].name} and {h.path.name}")
+            seen[t.name] = h.path
+    tensors = sorted((t for h in headers for t in h.tensors), key=lambda t: natural_key(t.name))
+    return Checkpoint(path=path, layout=layout, files=tuple(headers), tensors=tuple(tensors))

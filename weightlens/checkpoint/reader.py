@@ -1,0 +1,50 @@
+"""Read one tensor's bytes through a memory map and decode them.
+
+Only the tensor's own byte range is mapped, and the map is closed as soon as the tensor is
+decoded, so a worker holds at most one tensor in memory whatever the checkpoint size, and
+the file is opened read-only: weightlens never writes to a checkpoint.
+"""
+
+from __future__ import annotations
+
+import mmap
+
+import numpy as np
+
+from weightlens.checkpoint.dtypes import decode
+from weightlens.checkpoint.header import TensorInfo
+from weightlens.errors import InputError
+
+
+def read_tensor(info: TensorInfo) -> np.ndarray:
+    """Decoded values of one tensor, in its declared shape.
+
+    Returns
+    -------
+    numpy.ndarray
+        float32 for floats of ≤ 32 bits, float64 for F64, the integer dtype for integers,
+        bool for BOOL. A fresh array: it does not reference the file.
+
+    Raises
+    ------
+    InputError
+        When the file cannot be read or is shorter than its header says.
+    ValueError
+        For dtypes weightlens does not decode (``DType.kind == "unsupported"``).
+    """
+    dtype = info.dtype_info
+    if dtype.raw is None:
+        raise ValueError(f"dtype {info.dtype} cannot be decoded")
+    count = info.parameters
+    if count == 0:
+        return decode(dtype, np.empty(info.shape, dtype=dtype.raw))
+    start = info.offset - info.offset % mmap.ALLOCATIONGRANULARITY
+    lead = info.offset - start
+    try:
+        with open(info.file, "rb") as f, mmap.mmap(f.fileno(), lead + info.nbytes, offset=start, access=mmap.ACCESS_READ) as mm:
+            raw = np.frombuffer(mm, dtype=dtype.raw, count=count, offset=lead)
+            values = decode(dtype, raw)
+            del raw  # release the buffer export so the map can close
+    except (OSError, ValueError) as e:
+        raise InputError(info.file, f"cannot read tensor {info.name!r}: {e}") from None
+    return values.reshape(info.shape)

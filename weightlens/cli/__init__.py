@@ -1,0 +1,12 @@
+"""The command line: a thin layer of typer commands over the library."""
+
+from weightlens.cli.analyze import analyze_cmd
+from weightlens.cli.app import app, main
+from weightlens.cli.inspect import inspect_cmd
+from weightlens.cli.schema import schema_cmd
+
+app.command("analyze")(analyze_cmd)
+app.command("inspect")(inspect_cmd)
+app.command("schema")(schema_cmd)
+
+__all__ = ["app", "main"]

@@ -1,0 +1,78 @@
+"""``weightlens analyze``: run the passes, print a table or write JSON/JSONL."""
+
+from __future__ import annotations
+
+from enum import Enum
+from pathlib import Path
+
+import typer
+
+from weightlens.cli.common import EXCLUDE, INCLUDE, OUTPUT, PATHS, QUIET, guard_output, output_stream, progress_bar, split_list
+from weightlens.options import AnalysisOptions, parse_rank_spec
+from weightlens.passes import PASSES
+from weightlens.render.console import data_console
+from weightlens.render.json import jsonl_line, render_json
+from weightlens.render.table import render_table
+from weightlens.report import Report, TensorRecord, summarize
+from weightlens.run import iter_records, plan
+
+
+class Format(str, Enum):
+    table = "table"
+    json = "json"
+    jsonl = "jsonl"
+
+
+class PrecisionChoice(str, Enum):
+    auto = "auto"
+    float32 = "float32"
+    float64 = "float64"
+
+
+def analyze_cmd(
+    paths: list[Path] = PATHS,
+    format: Format = typer.Option(Format.table, "--format", "-f", help="table (rich, for people), json (one document) or jsonl (one object per tensor, streamed)."),
+    output: Path | None = OUTPUT,
+    passes: str | None = typer.Option(None, "--passes", "-p", help=f"Comma-separated passes to run [default: all: {', '.join(PASSES)}]."),
+    include: list[str] = INCLUDE,
+    exclude: list[str] = EXCLUDE,
+    top_k: int = typer.Option(8, "--top-k", min=1, help="Leading singular values to report."),
+    svd_rank: list[str] = typer.Option([], "--svd-rank", help="Rank k (integer) or fraction of min(m,n) at which to report the optimal rank-k error; repeatable [default: 0.1, 0.25, 0.5].", show_default=False),
+    full_spectrum: bool = typer.Option(False, "--full-spectrum", help="Include all singular values in JSON output."),
+    precision: PrecisionChoice = typer.Option(PrecisionChoice.auto, "--precision", help="dtype of the SVD; auto = float32 for ≤16-bit storage, float64 for F32/F64."),
+    near_zero_tau: float = typer.Option(1e-3, "--near-zero-tau", help="τ of near_zero_fraction: |w| ≤ τ·rms."),
+    quiet: bool = QUIET,
+) -> None:
+    """Analyze every weight matrix: rank, spectrum, condition number, sparsity.
+
+    Exit code 0 when done, 1 when some tensor could not be read (the others are reported),
+    2 on a usage or input error.
+    """
+    kwargs = {"svd_ranks": tuple(parse_rank_spec(s, "--svd-rank") for s in svd_rank)} if svd_rank else {}
+    options = AnalysisOptions(
+        passes=split_list(passes),
+        top_k=top_k,
+        full_spectrum=full_spectrum,
+        precision=precision.value,  # type: ignore[arg-type]
+        near_zero_tau=near_zero_tau,
+        include=tuple(include),
+        exclude=tuple(exclude),
+        **kwargs,
+    )
+    guard_output(output, paths)
+    the_plan = plan(paths, options.include, options.exclude)
+    records: list[TensorRecord] = []
+    with output_stream(output) as out, progress_bar(len(the_plan.tensors), quiet) as advance:
+        for record in iter_records(the_plan.tensors, options):
+            records.append(record)
+            if format is Format.jsonl:
+                out.write(jsonl_line(record))
+                out.flush()
+            advance(record.name)
+        report = Report(the_plan.inputs(), options, records, summarize(records, the_plan.excluded))
+        if format is Format.json:
+            out.write(render_json(report))
+        elif format is Format.table:
+            render_table(report, data_console(out))
+    if report.summary.errors:
+        raise typer.Exit(1)

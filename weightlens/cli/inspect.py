@@ -1,0 +1,39 @@
+"""``weightlens inspect``: list tensors from the headers alone."""
+
+from __future__ import annotations
+
+from enum import Enum
+from pathlib import Path
+
+import typer
+
+from weightlens.cli.common import EXCLUDE, INCLUDE, OUTPUT, PATHS, guard_output, output_stream
+from weightlens.render.console import data_console
+from weightlens.render.inspect import inspect_dict, render_inspect
+from weightlens.render.json import dumps
+from weightlens.run import plan
+
+
+class Format(str, Enum):
+    table = "table"
+    json = "json"
+
+
+def inspect_cmd(
+    paths: list[Path] = PATHS,
+    format: Format = typer.Option(Format.table, "--format", "-f", help="table or json."),
+    output: Path | None = OUTPUT,
+    include: list[str] = INCLUDE,
+    exclude: list[str] = EXCLUDE,
+) -> None:
+    """List tensors (name, dtype, shape, parameters, bytes, shard) from the headers only.
+
+    Reads no tensor data: the time does not depend on the checkpoint's size.
+    """
+    guard_output(output, paths)
+    the_plan = plan(paths, include, exclude)
+    with output_stream(output) as out:
+        if format is Format.json:
+            out.write(dumps(inspect_dict(the_plan)))
+        else:
+            render_inspect(the_plan, data_console(out))

@@ -1,0 +1,39 @@
+"""The one exception family for bad input.
+
+Everything a user can get wrong — a path, a file, a header, an option, a config — raises a
+subclass of :class:`WeightlensError`. The CLI turns it into one line on stderr and exit code 2;
+library callers can catch it like any other exception.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class WeightlensError(Exception):
+    """Base class of the errors weightlens reports to the user (exit code 2 in the CLI)."""
+
+    exit_code = 2
+
+
+class InputError(WeightlensError):
+    """A checkpoint path or file that cannot be read as asked.
+
+    Parameters
+    ----------
+    path : path of the offending file or directory (named in the message).
+    problem : what is wrong, phrased as "expected ..., got ..." where that helps.
+    """
+
+    def __init__(self, path: str | Path, problem: str) -> None:
+        self.path = str(path)
+        self.problem = problem
+        super().__init__(f"{self.path}: {problem}")
+
+
+class HeaderError(InputError):
+    """A safetensors header that fails validation."""
+
+
+class UsageError(WeightlensError):
+    """An option value or combination that makes no sense."""

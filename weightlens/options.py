@@ -1,0 +1,85 @@
+"""Options of an analysis run, validated once, where they are made."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from weightlens.errors import UsageError
+from weightlens.spectrum import Precision
+
+RankSpec = int | float
+"""A rank: an integer k ≥ 1, or a fraction 0 < f < 1 of p = min(m, n)."""
+
+
+def parse_rank_spec(text: str, what: str = "rank") -> RankSpec:
+    """Parse "32" as the rank 32 and "0.1" as the fraction 0.1 of p."""
+    try:
+        value: RankSpec = int(text)
+    except ValueError:
+        try:
+            value = float(text)
+        except ValueError:
+            raise UsageError(f"{what}: expected an integer >= 1 or a fraction in (0, 1), got {text!r}") from None
+    check_rank_spec(value, what)
+    return value
+
+
+def check_rank_spec(value: RankSpec, what: str = "rank") -> None:
+    ok = (isinstance(value, int) and value >= 1) or (isinstance(value, float) and 0.0 < value < 1.0)
+    if not ok or isinstance(value, bool):
+        raise UsageError(f"{what}: expected an integer >= 1 or a fraction in (0, 1), got {value!r}")
+
+
+def resolve_rank(spec: RankSpec, p: int) -> int:
+    """The rank a spec means for a matrix with p = min(m, n): min(k, p), or max(1, round(f·p))."""
+    if isinstance(spec, float):
+        return max(1, min(p, round(spec * p)))
+    return min(spec, p)
+
+
+@dataclass(frozen=True)
+class AnalysisOptions:
+    """What to compute, and how.
+
+    Attributes
+    ----------
+    passes : names of the passes to run, in any order (they run in registry order).
+    top_k : how many leading singular values to report (``top_sigma``).
+    svd_ranks : ranks at which to report the optimal rank-k error ``svd_rel_error``.
+    full_spectrum : also report all p singular values (``sigma``).
+    precision : dtype of the SVD; "auto" picks it from the storage dtype.
+    near_zero_tau : τ of ``near_zero_fraction`` (|w| ≤ τ·rms).
+    include, exclude : fnmatch globs on tensor names; a tensor is analyzed when it matches an
+        include glob (or none are given) and no exclude glob.
+    """
+
+    passes: tuple[str, ...] = ()
+    top_k: int = 8
+    svd_ranks: tuple[RankSpec, ...] = (0.1, 0.25, 0.5)
+    full_spectrum: bool = False
+    precision: Precision = "auto"
+    near_zero_tau: float = 1e-3
+    include: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        from weightlens.passes import DEFAULT_PASSES, PASSES
+
+        if not self.passes:
+            object.__setattr__(self, "passes", DEFAULT_PASSES)
+        unknown = [p for p in self.passes if p not in PASSES]
+        if unknown:
+            raise UsageError(f"unknown pass {unknown[0]!r}; expected some of: {', '.join(PASSES)}")
+        if not isinstance(self.top_k, int) or self.top_k < 1:
+            raise UsageError(f"top_k: expected an integer >= 1, got {self.top_k!r}")
+        for spec in self.svd_ranks:
+            check_rank_spec(spec, "svd_ranks")
+        if self.precision not in ("auto", "float32", "float64"):
+            raise UsageError(f"precision: expected auto, float32 or float64, got {self.precision!r}")
+        if not 0.0 <= self.near_zero_tau < 1.0:
+            raise UsageError(f"near_zero_tau: expected 0 <= tau < 1, got {self.near_zero_tau!r}")
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in d.items()}

@@ -1,0 +1,35 @@
+"""Condition: κ = σ1/σp, singularity against the rank tolerance, κ on the numerical rank."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from weightlens.passes.base import Field, Pass, TensorContext
+
+
+def run(ctx: TensorContext) -> dict[str, Any]:
+    """κ = σ1/σp (null when σp ≤ tol: singular); κ_r = σ1/σr; ill_conditioned = κ > 1/u_store."""
+    sp = ctx.spectrum
+    r = sp.rank
+    singular = sp.sigma_min <= sp.tol
+    kappa = None if singular else sp.sigma_max / sp.sigma_min
+    return {
+        "condition_number": kappa,
+        "singular": singular,
+        "condition_number_on_rank": sp.sigma_max / float(sp.sigma[r - 1]) if r > 0 else None,
+        "ill_conditioned": singular or kappa > 1.0 / sp.u_store,
+    }
+
+
+PASS = Pass(
+    name="condition",
+    description="condition number, singular flag, κ on the numerical rank, ill-conditioned flag",
+    scope="matrix",
+    fields=(
+        Field("condition_number", "number", "κ = σ1/σp; null when singular (κ infinite)", nullable=True),
+        Field("singular", "boolean", "σp ≤ rank_tol: numerically singular"),
+        Field("condition_number_on_rank", "number", "σ1/σr over the numerical rank r; null when r = 0", nullable=True),
+        Field("ill_conditioned", "boolean", "κ > 1/u_store: the storage dtype cannot resolve the smallest direction"),
+    ),
+    run=run,
+)

@@ -1,0 +1,31 @@
+"""Consoles for data (stdout or a file) and messages (stderr).
+
+Rich already honours NO_COLOR and drops colour when the output is not a terminal; what it
+does not do on its own is keep long tensor names whole in a pipe, where it assumes 80
+columns. :func:`fit_width` widens a non-terminal console to the renderable's natural width.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import IO
+
+from rich.console import Console, RenderableType
+from rich.measure import Measurement
+
+
+def data_console(file: IO[str] | None = None) -> Console:
+    """Console for results: stdout by default; no syntax highlighting of numbers."""
+    return Console(file=file or sys.stdout, highlight=False, soft_wrap=False)
+
+
+def message_console(quiet: bool = False) -> Console:
+    """Console for progress and notes: stderr; silent with ``quiet``."""
+    return Console(stderr=True, highlight=False, quiet=quiet)
+
+
+def fit_width(console: Console, renderable: RenderableType) -> None:
+    """In a pipe or file, widen the console so that ``renderable`` needs no wrapping."""
+    if not console.is_terminal:
+        unbounded = console.options.update(max_width=1 << 20)
+        console.width = max(console.width, Measurement.get(console, unbounded, renderable).maximum)

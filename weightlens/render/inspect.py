@@ -1,0 +1,55 @@
+"""Renderers of ``inspect``: the header-only listing of checkpoints."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Console, Group
+from rich.table import Table
+from rich.text import Text
+
+from weightlens.__about__ import __version__
+from weightlens.render.console import fit_width
+from weightlens.render.format import count, nbytes
+from weightlens.run import Plan
+
+
+def inspect_dict(plan: Plan) -> dict[str, Any]:
+    """The listing as a JSON document (schema: ``schemas/inspect.schema.json``)."""
+    tensors = plan.tensors
+    return {
+        "schema_version": "1.0",
+        "tool": {"name": "weightlens", "version": __version__},
+        "inputs": [
+            {"path": i.path, "layout": i.layout, "tensors": i.tensors, "selected": i.selected, "files": [vars(f) for f in i.files]}
+            for i in plan.inputs()
+        ],
+        "tensors": [
+            {"name": t.name, "dtype": t.dtype, "shape": list(t.shape), "parameters": t.parameters, "nbytes": t.nbytes, "file": str(t.file)}
+            for t in tensors
+        ],
+        "totals": {
+            "tensors": len(tensors),
+            "parameters": sum(t.parameters for t in tensors),
+            "nbytes": sum(t.nbytes for t in tensors),
+            "excluded": plan.excluded,
+        },
+    }
+
+
+def render_inspect(plan: Plan, console: Console) -> None:
+    table = Table(box=None, header_style="bold", pad_edge=False)
+    for header, justify in (("tensor", "left"), ("dtype", "left"), ("shape", "right"), ("parameters", "right"), ("bytes", "right"), ("file", "left")):
+        table.add_column(header, justify=justify, no_wrap=True)  # type: ignore[arg-type]
+    for t in plan.tensors:
+        table.add_row(Text(t.name), t.dtype, "×".join(map(str, t.shape)) or "scalar", f"{t.parameters:,}", nbytes(t.nbytes), Text(t.file.name))
+    tensors = plan.tensors
+    params = sum(t.parameters for t in tensors)
+    size = sum(t.nbytes for t in tensors)
+    files = sum(len(c.files) for c in plan.checkpoints)
+    total = Text(f"{len(tensors)} tensors, {params:,} parameters ({count(params)}), {nbytes(size)} in {files} file(s)", style="bold")
+    if plan.excluded:
+        total.append(f"; {plan.excluded} excluded by filters", style="")
+    body = Group(table, Text(""), total)
+    fit_width(console, body)
+    console.print(body)

@@ -1,0 +1,132 @@
+"""The rich table of an analysis: one row per matrix, then a summary.
+
+Tensor names are rich ``Text``, never markup: a name like ``[red]x[/red]`` prints as is.
+A column appears when at least one record carries its field, so running fewer passes gives a
+narrower table and a new pass adds its column here without touching the others.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from rich.console import Console, Group
+from rich.table import Table
+from rich.text import Text
+
+from weightlens.render.console import fit_width
+from weightlens.render.format import count, num, percent
+from weightlens.report import Report, Summary, TensorRecord
+
+
+@dataclass(frozen=True)
+class Column:
+    """A table column: header, the field whose presence shows it, and how to print a record."""
+
+    header: str
+    field: str
+    cell: Callable[[TensorRecord], str | Text]
+    justify: str = "right"
+
+
+def _rank(r: TensorRecord) -> str:
+    return f"{r['numerical_rank']}/{min(r.matrix_shape or (0, 0))}"
+
+
+def _kappa(r: TensorRecord) -> Text:
+    if r["singular"]:
+        return Text("singular", style="red")
+    return Text(num(r["condition_number"]), style="yellow" if r["ill_conditioned"] else "")
+
+
+def flags(r: TensorRecord) -> list[tuple[str, str]]:
+    """(flag, style) pairs that describe what is wrong or special about a record."""
+    out: list[tuple[str, str]] = []
+    if r.error:
+        out.append(("error", "bold red"))
+    if r.get("nan_count"):
+        out.append((f"{r['nan_count']} NaN", "bold red"))
+    if r.get("inf_count"):
+        out.append((f"{r['inf_count']} Inf", "bold red"))
+    if r.skipped and r.matrix_shape and not (r.get("nan_count") or r.get("inf_count")):
+        out.append((r.skipped, "bold red"))
+    if r.get("all_zero"):
+        out.append(("all-zero", "red"))
+    if r.get("singular"):
+        out.append(("singular", "red"))
+    elif r.get("ill_conditioned"):
+        out.append(("ill-conditioned", "yellow"))
+    if r.get("rank_deficient") and not r.get("all_zero"):
+        out.append(("rank-deficient", "yellow"))
+    if r.get("dead_rows") or r.get("dead_cols"):
+        out.append(("dead rows/cols", "yellow"))
+    if r.kind == "reshaped":
+        out.append(("reshaped", "dim"))
+    return out
+
+
+def _flags_cell(r: TensorRecord) -> Text:
+    return Text(", ").join(Text(f, style=s) for f, s in flags(r))
+
+
+COLUMNS: list[Column] = [
+    Column("rank", "numerical_rank", _rank),
+    Column("erank", "effective_rank", lambda r: f"{r['effective_rank']:.1f}"),
+    Column("srank", "stable_rank", lambda r: num(r["stable_rank"], 3)),
+    Column("σ1", "sigma_max", lambda r: num(r["sigma_max"])),
+    Column("κ", "condition_number", _kappa),
+    Column("zeros", "zero_fraction", lambda r: percent(r["zero_fraction"])),
+]
+
+
+def analysis_table(report: Report) -> Table:
+    rows = [r for r in report.tensors if r.matrix_shape is not None or r.error]
+    shown = [c for c in COLUMNS if any(c.field in r.metrics for r in rows)]
+    table = Table(title=None, box=None, header_style="bold", pad_edge=False)
+    table.add_column("tensor", overflow="fold", no_wrap=True)
+    table.add_column("shape", justify="right", no_wrap=True)
+    table.add_column("dtype", no_wrap=True)
+    for c in shown:
+        table.add_column(c.header, justify=c.justify, no_wrap=True)  # type: ignore[arg-type]
+    table.add_column("flags", no_wrap=True)
+    for r in rows:
+        cells: list[str | Text] = []
+        for c in shown:
+            cells.append(c.cell(r) if c.field in r.metrics else Text("-", style="dim"))
+        shape = "×".join(map(str, r.matrix_shape or r.shape))
+        table.add_row(Text(r.name), shape, r.dtype, *cells, _flags_cell(r))
+    return table
+
+
+def _names(pairs: list[tuple[str, str]]) -> Text:
+    return Text(", ").join(Text.assemble(Text(n), f" ({v})") for n, v in pairs)
+
+
+def summary_text(s: Summary) -> Text:
+    lines = [
+        Text.assemble(
+            (f"{s.tensors} tensors", "bold"),
+            f" ({count(s.parameters)} parameters): {s.analyzed} matrices analyzed, {s.skipped} not analyzed",
+            f", {s.errors} unreadable" if s.errors else "",
+            f", {s.excluded} excluded by filters" if s.excluded else "",
+        )
+    ]
+    raised = {k: v for k, v in s.flags.items() if v}
+    if raised:
+        lines.append(Text("flags: " + ", ".join(f"{v} {k.replace('_', '-')}" for k, v in raised.items()), style="yellow"))
+    if s.worst_condition:
+        lines.append(Text.assemble("worst κ: ", _names([(n, "singular" if k is None else num(k)) for n, k in s.worst_condition])))
+    if s.lowest_rank_ratio:
+        lines.append(Text.assemble("lowest rank ratio: ", _names([(n, f"{v:.3f}") for n, v in s.lowest_rank_ratio])))
+    for reason, names in s.skipped_reasons.items():
+        lines.append(Text.assemble((f"not analyzed, {reason}: ", "dim"), Text(", ").join(Text(n) for n in names)))
+    for name, error in s.error_list:
+        lines.append(Text.assemble(("unreadable: ", "bold red"), Text(name), f": {error}"))
+    return Text("\n").join(lines)
+
+
+def render_table(report: Report, console: Console) -> None:
+    """Print the analysis table and summary."""
+    body = Group(analysis_table(report), Text(""), summary_text(report.summary))
+    fit_width(console, body)
+    console.print(body)

@@ -1,0 +1,43 @@
+"""Matrices with planted, known properties: rank, spectrum, sparsity."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def orthonormal(rng: np.random.Generator, m: int, k: int) -> np.ndarray:
+    """An m×k matrix with orthonormal columns (Haar-distributed, via QR with sign fix)."""
+    q, r = np.linalg.qr(rng.standard_normal((m, k)))
+    return q * np.sign(np.diag(r))
+
+
+def with_spectrum(rng: np.random.Generator, m: int, n: int, sigma: np.ndarray) -> np.ndarray:
+    """U·diag(σ)·Vᵀ with random orthonormal U (m×k), V (n×k): singular values exactly σ (float64)."""
+    sigma = np.asarray(sigma, dtype=np.float64)
+    k = sigma.size
+    return (orthonormal(rng, m, k) * sigma) @ orthonormal(rng, n, k).T
+
+
+def low_rank(rng: np.random.Generator, m: int, n: int, r: int, scale: float = 1.0) -> np.ndarray:
+    """A rank-r matrix with singular values spread evenly between scale and scale/2."""
+    return with_spectrum(rng, m, n, np.linspace(scale, scale / 2, r))
+
+
+def geometric_spectrum(p: int, kappa: float, sigma_max: float = 1.0) -> np.ndarray:
+    """p singular values decaying geometrically from sigma_max to sigma_max/kappa."""
+    return sigma_max * np.geomspace(1.0, 1.0 / kappa, p)
+
+
+def prune_unstructured(rng: np.random.Generator, w: np.ndarray, fraction: float) -> np.ndarray:
+    """Zero exactly round(fraction·N) randomly chosen elements."""
+    out = w.copy().reshape(-1)
+    out[rng.permutation(out.size)[: round(fraction * out.size)]] = 0
+    return out.reshape(w.shape)
+
+
+def prune_2_4(w: np.ndarray) -> np.ndarray:
+    """Zero the 2 smallest-magnitude elements of every group of 4 along the last axis."""
+    groups = w.copy().reshape(-1, 4)
+    smallest = np.argsort(np.abs(groups), axis=1)[:, :2]
+    np.put_along_axis(groups, smallest, 0, axis=1)
+    return groups.reshape(w.shape)
