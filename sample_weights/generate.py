@@ -36,7 +36,8 @@ def gaussian(rng: np.random.Generator, m: int, n: int) -> np.ndarray:
 
 def tiny_model(rng: np.random.Generator) -> list[dict[str, object]]:
     """A 4-layer Llama-shaped BF16 model in two shards, with three planted problems:
-    layers.1.self_attn.k_proj has κ = 1000 (ill-conditioned for BF16, 1/u = 256),
+    layers.1.self_attn.k_proj has σ decaying geometrically to σ1/1000, its tail below BF16
+    rounding noise (reported singular, numerical rank 51 of 64),
     layers.2.self_attn.v_proj has rank 8 of 64 (collapsed), and
     layers.3.mlp.down_proj has 43 of its 172 input columns all zero (dead neurons)."""
     shards: list[dict[str, object]] = [{}, {}]

@@ -47,16 +47,14 @@ def tensor_schema() -> dict[str, Any]:
     }
 
 
+def _named_numbers(key: str) -> dict[str, Any]:
+    """[{"name": ..., key: number|null}, ...]"""
+    item = {"type": "object", "properties": {"name": {"type": "string"}, key: {"type": ["number", "null"]}}, "required": ["name", key]}
+    return {"type": "array", "items": item}
+
+
 def report_schema() -> dict[str, Any]:
     """Schema of the ``--format json`` document."""
-    named_number = lambda key: {  # noqa: E731
-        "type": "array",
-        "items": {
-            "type": "object",
-            "properties": {"name": {"type": "string"}, key: {"type": ["number", "null"]}},
-            "required": ["name", key],
-        },
-    }
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": f"https://weightlens.dev/schemas/report-{SCHEMA_VERSION}.json",
@@ -110,8 +108,8 @@ def report_schema() -> dict[str, Any]:
                     "excluded": _INT,
                     "parameters": _INT,
                     "flags": {"type": "object", "additionalProperties": _INT},
-                    "worst_condition": named_number("condition_number"),
-                    "lowest_rank_ratio": named_number("rank_ratio"),
+                    "worst_condition": _named_numbers("condition_number"),
+                    "lowest_rank_ratio": _named_numbers("rank_ratio"),
                     "skipped_reasons": {"type": "object", "additionalProperties": {"type": "array", "items": {"type": "string"}}},
                     "error_list": {
                         "type": "array",
