@@ -33,7 +33,8 @@ ENTRY_SCHEMA: dict[str, Any] = {
             },
             "nmf_svd_ratio": {
                 "type": ["number", "null"],
-                "description": "nmf_rel_error / svd_rel_error (≥ 1 up to solver tolerance); null when the SVD error is 0 or unknown",
+                "description": "nmf_rel_error / svd_rel_error (≥ 1 up to solver tolerance); null when the SVD error is "
+                "unknown or numerically zero (k ≥ numerical_rank: both errors are rounding noise)",
             },
             "svd_rank_equivalent": {
                 "type": ["integer", "null"],
@@ -72,7 +73,7 @@ def _entry(k: int, mode: str, input_: str, result: NMFResult, sp: Spectrum | Non
         "input": input_,
         "nmf_rel_error": result.rel_error,
         "svd_rel_error": svd,
-        "nmf_svd_ratio": result.rel_error / svd if svd else None,
+        "nmf_svd_ratio": result.rel_error / svd if svd and k < sp.rank else None,
         "svd_rank_equivalent": svd_rank_equivalent(sp, result.rel_error) if sp is not None else None,
         "iterations": result.iterations,
         "converged": result.converged,
