@@ -222,10 +222,11 @@ def hals_sweeps(x: np.ndarray, a: np.ndarray, q: np.ndarray, max_sweeps: int) ->
     A sweep sets row j ← max(0, X_j + (A_j − Q_j X) / Q_jj) for j = 1..k in turn, each the exact
     minimizer over that row with the others fixed, so the objective never increases. Sweeps repeat
     up to ``max_sweeps`` while one moves X by more than INNER_DELTA times the first did (squared
-    Frobenius norms). Rows with Q_jj = 0 (a zero row of Y) are left alone: they do not affect Yᵀ X.
+    Frobenius norms). Rows whose Q_jj is below eps·max Q_ii (a numerically zero row of Y) are left
+alone: they do not affect Yᵀ X.
     """
     diag = np.diagonal(q).copy()
-    live = np.flatnonzero(diag > 0)
+    live = np.flatnonzero(diag > np.finfo(q.dtype).eps * diag.max())
     d = diag[live][:, None]
     rows = [(x[j], an, qn) for j, an, qn in zip(live, a[live] / d, q[live] / d, strict=True)]
     buf = np.empty(x.shape[1], x.dtype)

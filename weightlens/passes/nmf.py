@@ -66,15 +66,22 @@ def svd_rank_equivalent(sp: Spectrum, error: float) -> int:
 
 
 def _entry(k: int, mode: str, input_: str, result: NMFResult, sp: Spectrum | None) -> dict[str, Any]:
-    svd = sp.rel_error(k) if sp is not None else None
+    """One report entry; ``sp`` is the input's spectrum, or None when it is not known (|W|)."""
+    e = result.rel_error
+    svd = ratio = equivalent = None
+    if sp is not None:
+        svd = sp.rel_error(k)
+        # For k ≥ numerical rank the SVD error is rounding noise: a ratio to it means nothing.
+        ratio = e / svd if svd > 0 and k < sp.rank else None
+        equivalent = svd_rank_equivalent(sp, e)
     return {
         "rank": k,
         "mode": mode,
         "input": input_,
-        "nmf_rel_error": result.rel_error,
+        "nmf_rel_error": e,
         "svd_rel_error": svd,
-        "nmf_svd_ratio": result.rel_error / svd if svd and k < sp.rank else None,
-        "svd_rank_equivalent": svd_rank_equivalent(sp, result.rel_error) if sp is not None else None,
+        "nmf_svd_ratio": ratio,
+        "svd_rank_equivalent": equivalent,
         "iterations": result.iterations,
         "converged": result.converged,
     }
@@ -92,19 +99,19 @@ def run(ctx: TensorContext) -> dict[str, Any]:
     if mode == "nonneg" and signed:
         return {"nmf": [], "nmf_skipped": "negative entries: nonneg NMF needs W ≥ 0 (use --nmf-mode semi, or abs for |W|)"}
     x = np.asarray(w, dtype=compute_dtype_for(sp.u_store, opts.precision))
+    if mode == "abs":
+        x = np.abs(x)
     ranks = sorted({resolve_rank(s, sp.p) for s in opts.nmf_ranks} or {default_nmf_rank(sp.p)})
+    tol, max_iter = opts.nmf_tol, opts.nmf_max_iter
     entries = []
     for k in ranks:
         seed = (opts.seed, k)
         if mode == "semi":
-            res = semi_nmf(x, k, tol=opts.nmf_tol, max_iter=opts.nmf_max_iter, seed=seed, sigma=sp.sigma)
+            res = semi_nmf(x, k, tol=tol, max_iter=max_iter, seed=seed, sigma=sp.sigma)
             entries.append(_entry(k, "semi", "W", res, sp))
-        elif mode == "nonneg":
-            res = nonneg_nmf(x, k, tol=opts.nmf_tol, max_iter=opts.nmf_max_iter, seed=seed)
-            entries.append(_entry(k, "nonneg", "W", res, sp))
         else:
-            res = nonneg_nmf(np.abs(x), k, tol=opts.nmf_tol, max_iter=opts.nmf_max_iter, seed=seed)
-            entries.append(_entry(k, "nonneg", "|W|", res, None))
+            res = nonneg_nmf(x, k, tol=tol, max_iter=max_iter, seed=seed)
+            entries.append(_entry(k, "nonneg", "|W|" if mode == "abs" else "W", res, None if mode == "abs" else sp))
     return {"nmf": entries, "nmf_skipped": None}
 
 
