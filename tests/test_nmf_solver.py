@@ -243,3 +243,20 @@ def test_residual_sq_matches_numpy(rng: np.random.Generator) -> None:
     w64 = w.astype(np.float64)
     assert res_sq == pytest.approx(np.linalg.norm(w64 - ft.T.astype(np.float64) @ g.astype(np.float64)) ** 2, rel=1e-12)
     assert w_sq == pytest.approx(np.sum(w64**2), rel=1e-12)
+
+
+def test_small_solves_run_blas_on_one_thread() -> None:
+    from weightlens.nmf import SINGLE_THREAD_BELOW, _blas_controller, _one_blas_thread_when_small
+
+    seen: list[set[int]] = []
+
+    @_one_blas_thread_when_small
+    def probe(w: np.ndarray, k: int) -> None:
+        seen.append({lib["num_threads"] for lib in _blas_controller().info()})
+
+    before = {lib["num_threads"] for lib in _blas_controller().info()}
+    probe(np.zeros((10, 10)), 2)
+    big = SINGLE_THREAD_BELOW // 64 + 1
+    probe(np.lib.stride_tricks.as_strided(np.zeros(1), shape=(big, 64), strides=(0, 0)), 1)  # shape only, no memory
+    assert seen == [{1}, before]
+    assert {lib["num_threads"] for lib in _blas_controller().info()} == before  # restored
