@@ -125,6 +125,11 @@ class InputEntry:
     tensors: int
     selected: int
 
+    def to_dict(self) -> dict[str, Any]:
+        return jsonable(
+            {"path": self.path, "layout": self.layout, "tensors": self.tensors, "selected": self.selected, "files": [vars(f) for f in self.files]}
+        )
+
 
 @dataclass
 class Summary:
@@ -227,18 +232,7 @@ class Report:
         return {
             "schema_version": SCHEMA_VERSION,
             "tool": {"name": "weightlens", "version": __version__},
-            "inputs": jsonable(
-                [
-                    {
-                        "path": i.path,
-                        "layout": i.layout,
-                        "tensors": i.tensors,
-                        "selected": i.selected,
-                        "files": [vars(f) for f in i.files],
-                    }
-                    for i in self.inputs
-                ]
-            ),
+            "inputs": [i.to_dict() for i in self.inputs],
             "options": jsonable(self.options.to_dict()),
             "tensors": [r.to_dict() for r in self.tensors],
             "summary": self.summary.to_dict(),
