@@ -19,6 +19,7 @@ only when ``--baseline`` is given.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -79,10 +80,6 @@ class Rule:
         """The command-line option: ``max_condition`` -> ``--max-condition``."""
         return "--" + self.name.replace("_", "-")
 
-    @property
-    def value_type(self) -> type:
-        return bool if self.kind == "forbid" else float
-
     def expected(self) -> str:
         """The accepted values, for messages and docs."""
         if self.kind == "forbid":
@@ -126,16 +123,16 @@ class Rule:
             return "-"
         if value == math.inf:
             return "∞"
-        return f"{num(value)}{self.unit}"
+        return _EXPONENT.sub(r"e\1\2", num(value)) + self.unit
 
     def format_limit(self, limit: Limit) -> str:
-        """The limit with its comparison: "≤ 1e+04", "≥ 0.5", "not allowed"."""
+        """The limit with its comparison: "≤ 1e4", "≥ 0.5", "not allowed"."""
         if self.kind == "forbid":
             return "not allowed"
         return f"{'≤' if self.kind == 'max' else '≥'} {self.format(limit)}"
 
     def found(self, value: float | bool, record: TensorRecord) -> str:
-        """What was measured, in words: "∞ (numerically singular)", "6 NaN/Inf values", "0.125"."""
+        """What was measured, in words: "∞ (numerically singular)", "every element is zero", "0.125"."""
         if self.kind == "forbid":
             return self.label.format(value=value, error=record.error, **record.metrics)
         if value == math.inf and self.infinite_note:
@@ -148,6 +145,10 @@ class Rule:
             return f"{found} ({self.name} = false)"
         relation = "exceeds" if self.kind == "max" else "is below"
         return f"{self.label} {found} {relation} {self.name} = {self.format(limit)}"
+
+
+_EXPONENT = re.compile(r"e\+?(-?)0*(\d)")
+"""1e+04 -> 1e4, 1.5e-05 -> 1.5e-5: numbers as one writes them in a config."""
 
 
 def _toml_type(value: Any) -> str:
@@ -194,7 +195,7 @@ def _condition_growth(r: TensorRecord, b: TensorRecord | None) -> float | None:
     if now is None or before is None:
         return None
     if before == math.inf:
-        return 1.0 if now == math.inf else now / before
+        return 1.0 if now == math.inf else 0.0
     return now / before
 
 
@@ -307,3 +308,15 @@ RULES: tuple[Rule, ...] = (
 """Every rule, in output order."""
 
 RULES_BY_NAME: dict[str, Rule] = {r.name: r for r in RULES}
+
+
+def rules_markdown() -> str:
+    """The README's rule table (a test keeps the README equal to it)."""
+    rows = ["| key / flag | meaning | default | accepts |", "|---|---|---|---|"]
+    for r in RULES:
+        default = "off" if r.default is None else str(r.default).lower()
+        if r.baseline and r.default is not None:
+            default += " (with --baseline)"
+        meaning = r.description.replace("|", "\\|")
+        rows.append(f"| `{r.name}`<br>`{r.flag}` | {meaning} | {default} | {r.expected()} |")
+    return "\n".join(rows) + "\n"

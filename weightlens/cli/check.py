@@ -37,11 +37,10 @@ class Format(str, Enum):
 def _rule_option(rule: Rule) -> inspect.Parameter:
     panel = "Baseline rules (with --baseline)" if rule.baseline else "Rules"
     if rule.kind == "forbid":
-        default = rule.default if rule.default is not None else "off"
         option = typer.Option(
             None,
             f"{rule.flag}/--no-{rule.flag[2:]}",
-            help=escape(f"{rule.description} [default: {str(default).lower()}]"),
+            help=escape(f"{rule.description} [default: {str(rule.default).lower()}]"),
             rich_help_panel=panel,
             show_default=False,
         )
