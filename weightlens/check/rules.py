@@ -115,12 +115,8 @@ class Rule:
             return value > limit
         return value < limit
 
-    def format(self, value: float | bool | None) -> str:
-        """A value or limit as printed: 4 significant digits, the unit, ∞ for infinity."""
-        if isinstance(value, bool):
-            return str(value).lower()
-        if value is None:
-            return "-"
+    def format(self, value: float) -> str:
+        """A number as printed: 4 significant digits, the unit, ∞ for infinity."""
         if value == math.inf:
             return "∞"
         return _EXPONENT.sub(r"e\1\2", num(value)) + self.unit
