@@ -151,12 +151,12 @@ def compute_spectrum(matrix: np.ndarray, u_store: float, precision: Precision = 
     if max_abs is None:
         max_abs = float(np.abs(matrix).max())
     scale = pow2_scale(max_abs)
+    exponent = math.frexp(scale)[1] - 1  # scale = 2**exponent
     tall = matrix if m >= n else matrix.T
 
     def scaled_copy() -> np.ndarray:
         a = np.array(tall, dtype=dtype, order="F", copy=True)
-        a *= dtype.type(1.0 / scale)
-        return a
+        return np.ldexp(a, -exponent, out=a)
 
     a = scaled_copy()
     row_sq = np.einsum("ij,ij->i", a, a, dtype=np.float64)

@@ -91,8 +91,8 @@ def _sniff(path: Path, head: bytes) -> str | None:
         return "this is a Python pickle, not safetensors; " + _PICKLE_HINT
     if head.startswith(b"\x93NUMPY"):
         return "this is a numpy .npy file, not safetensors"
-    if head[:1] in (b"{", b"[") or head.startswith(b"\xef\xbb\xbf"):
-        return "this looks like a text/JSON file, not safetensors (which starts with an 8-byte header length)"
+    if head.startswith(b"\xef\xbb\xbf") or (head and all(32 <= b < 127 or b in b"\t\r\n" for b in head)):
+        return "this looks like a text file, not safetensors (which starts with an 8-byte header length)"
     return None
 
 
