@@ -44,7 +44,7 @@ class TensorRecord:
     ----------
     name, file, dtype, shape, parameters : identity, from the header.
     kind : "matrix", "reshaped" (>2-D viewed as (shape[0], rest)), or why it is no matrix:
-        "vector", "scalar", "empty", "non-float", "unsupported".
+        "vector", "scalar", "empty", "non-float", "unsupported", "unreadable" (see ``error``).
     matrix_shape : (m, n) of the matrix view, or None.
     skipped : why the spectral passes did not run ("non-finite", "1-D tensor ...") or None.
     error : why the tensor could not be read at all, or None.
