@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.conftest import validate_report
 from weightlens.schema import shipped_schema
 from weightlens.testing import encode, geometric_spectrum, with_spectrum, write_sharded
 
@@ -65,6 +66,18 @@ def test_sample_checkpoint_fails_with_its_planted_problems(cli) -> None:
     }
     assert doc["summary"]["line"].startswith("5 violations in 3 tensors (39 tensors checked, 6 rules) in ")
     assert result.stderr.startswith("5 violations in 3 tensors")
+
+
+def test_unreadable_shard_is_a_violation_not_an_error(cli, clean: Path) -> None:
+    shard = clean / "model-00002-of-00002.safetensors"
+    shard.write_bytes(b"\x80\x04 a pickle, not a shard")
+    result = cli("check", clean, "--max-condition", "100", "-f", "json")
+    assert result.exit_code == 1
+    doc = validate_report(result.stdout, "check")
+    assert {v["rule"] for v in doc["violations"]} == {"allow_unreadable"}
+    layer1 = ("self_attn.q_proj", "mlp.up_proj", "mlp.down_proj", "input_layernorm")  # every tensor of the bad shard
+    assert sorted(v["tensor"] for v in doc["violations"]) == sorted(f"model.layers.1.{t}.weight" for t in layer1)
+    assert "pickle" in doc["violations"][0]["message"]
 
 
 def test_violations_table_prints_tensor_rule_value_limit(cli, make_checkpoint, rng) -> None:

@@ -7,10 +7,10 @@ import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-import jsonschema
 import numpy as np
 import pytest
 
+from tests.conftest import validate_report
 from weightlens.check import CheckConfig, load_config, run_check
 from weightlens.check.evaluate import Outcome
 from weightlens.check.result import CheckResult
@@ -27,11 +27,6 @@ def unescape(text: str) -> str:
     for escaped, raw in (("%0D", "\r"), ("%0A", "\n"), ("%3A", ":"), ("%2C", ","), ("%25", "%")):
         text = text.replace(escaped, raw)
     return text
-
-
-def validate_check(doc: dict) -> dict:
-    jsonschema.validate(doc, shipped_schema("check"), cls=jsonschema.Draft202012Validator)
-    return doc
 
 
 @pytest.fixture
@@ -55,7 +50,7 @@ def mixed(rng, tmp_path: Path) -> tuple[Path, CheckResult]:
 
 def test_json_validates_against_the_shipped_schema(mixed) -> None:
     _, result = mixed
-    doc = validate_check(json.loads(json.dumps(result.to_dict(), allow_nan=False)))
+    doc = validate_report(json.dumps(result.to_dict(), allow_nan=False), "check")
     assert doc["summary"] | {"duration_s": 0, "line": ""} == {
         "passed": False, "tensors": 4, "rules": ["allow_unreadable", "allow_nonfinite", "allow_all_zero", "max_condition"],
         "checks": 16, "violations": 3, "failed_tensors": 3, "not_evaluated": 1, "duration_s": 0, "line": "",
@@ -152,6 +147,6 @@ def test_cli_formats_put_the_line_on_stderr(cli, mixed) -> None:
         result = cli("check", path, "--max-condition", "100", "-f", fmt)
         assert result.exit_code == 1
         assert result.stderr.startswith("3 violations in 3 tensors (4 tensors checked, 4 rules, 1 check not evaluated) in ")
-    assert validate_check(json.loads(cli("check", path, "--max-condition", "100", "-f", "json").stdout))
+    assert validate_report(cli("check", path, "--max-condition", "100", "-f", "json").stdout, "check")
     assert ET.fromstring(cli("check", path, "--max-condition", "100", "-f", "junit").stdout).get("failures") == "3"
     assert cli("check", path, "-f", "github", "-q", "--max-condition", "100").stderr == ""
