@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from conftest import validate_record, validate_report
+from tests.conftest import validate_record, validate_report
 from weightlens.analysis import analyze_tensor
 from weightlens.checkpoint import open_checkpoint
 from weightlens.checkpoint.reader import read_tensor
