@@ -13,6 +13,7 @@ class Which(str, Enum):
     report = "report"
     inspect = "inspect"
     check = "check"
+    diff = "diff"
 
 
 def schema_cmd(which: Which = typer.Argument(Which.report, help="Which document's schema.")) -> None:
