@@ -39,6 +39,22 @@ def _kappa(r: TensorRecord) -> Text:
     return Text(num(r["condition_number"]), style="yellow" if r["ill_conditioned"] else "")
 
 
+ALPHA_RANGE = (2.0, 6.0)
+"""WeightWatcher's reading of α: below 2 over-fit, above 6 under-trained (see the README glossary)."""
+
+
+def alpha_text(r: TensorRecord) -> Text:
+    """α to 2 decimals, yellow outside ALPHA_RANGE, with a dim "?" when the fit is not "good"."""
+    a = r["alpha"]
+    if a is None:
+        return Text("-", style="dim")
+    lo, hi = ALPHA_RANGE
+    text = Text(f"{a:.2f}", style="yellow" if a < lo or a > hi else "")
+    if r.get("alpha_quality") != "good":
+        text.append("?", style="dim")
+    return text
+
+
 def flags(r: TensorRecord) -> list[tuple[str, str]]:
     """(flag, style) pairs that describe what is wrong or special about a record."""
     out: list[tuple[str, str]] = []
@@ -75,6 +91,7 @@ COLUMNS: list[Column] = [
     Column("srank", "stable_rank", lambda r: num(r["stable_rank"], 3)),
     Column("σ1", "sigma_max", lambda r: num(r["sigma_max"])),
     Column("κ", "condition_number", _kappa),
+    Column("α", "alpha", alpha_text),
     Column("zeros", "zero_fraction", lambda r: percent(r["zero_fraction"])),
 ]
 
