@@ -3,10 +3,14 @@
 from weightlens.cli.analyze import analyze_cmd
 from weightlens.cli.app import app, main
 from weightlens.cli.inspect import inspect_cmd
+from weightlens.cli.plot import plot_cmd
+from weightlens.cli.report import report_cmd
 from weightlens.cli.schema import schema_cmd
 
 app.command("analyze")(analyze_cmd)
 app.command("inspect")(inspect_cmd)
 app.command("schema")(schema_cmd)
+app.command("plot")(plot_cmd)
+app.command("report")(report_cmd)
 
 __all__ = ["app", "main"]

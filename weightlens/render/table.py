@@ -96,9 +96,23 @@ COLUMNS: list[Column] = [
 ]
 
 
+def table_rows(report: Report) -> list[TensorRecord]:
+    """The records a table lists: matrices, and tensors that could not be read."""
+    return [r for r in report.tensors if r.matrix_shape is not None or r.error]
+
+
+def shown_columns(rows: list[TensorRecord]) -> list[Column]:
+    """The columns at least one of the rows has a value for."""
+    return [c for c in COLUMNS if any(c.field in r.metrics for r in rows)]
+
+
+def shape_text(r: TensorRecord) -> str:
+    return "×".join(map(str, r.matrix_shape or r.shape))
+
+
 def analysis_table(report: Report) -> Table:
-    rows = [r for r in report.tensors if r.matrix_shape is not None or r.error]
-    shown = [c for c in COLUMNS if any(c.field in r.metrics for r in rows)]
+    rows = table_rows(report)
+    shown = shown_columns(rows)
     table = Table(title=None, box=None, header_style="bold", pad_edge=False)
     table.add_column("tensor", overflow="fold", no_wrap=True)
     table.add_column("shape", justify="right", no_wrap=True)
@@ -110,8 +124,7 @@ def analysis_table(report: Report) -> Table:
         cells: list[str | Text] = []
         for c in shown:
             cells.append(c.cell(r) if c.field in r.metrics else Text("-", style="dim"))
-        shape = "×".join(map(str, r.matrix_shape or r.shape))
-        table.add_row(Text(r.name), shape, r.dtype, *cells, _flags_cell(r))
+        table.add_row(Text(r.name), shape_text(r), r.dtype, *cells, _flags_cell(r))
     return table
 
 
