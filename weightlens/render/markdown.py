@@ -34,11 +34,13 @@ def code(name: str, in_table: bool = False) -> str:
     when the name starts or ends with a backtick or a space (CommonMark strips one of each).
     """
     name = _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", name)
+    if not name:
+        return "` `"  # the empty name: a code span cannot be empty
     if in_table:
         name = name.replace("|", "\\|")
     longest = max((len(run) for run in re.findall(r"`+", name)), default=0)
     fence = "`" * (longest + 1)
-    pad = " " if not name or name[0] in "` " or name[-1] in "` " else ""
+    pad = " " if name[0] in "` " or name[-1] in "` " else ""
     return f"{fence}{pad}{name}{pad}{fence}"
 
 
