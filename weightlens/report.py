@@ -44,7 +44,7 @@ class TensorRecord:
     ----------
     name, file, dtype, shape, parameters : identity, from the header.
     kind : "matrix", "reshaped" (>2-D viewed as (shape[0], rest)), or why it is no matrix:
-        "vector", "scalar", "empty", "non-float", "unsupported".
+        "vector", "scalar", "empty", "non-float", "unsupported", "unreadable" (see ``error``).
     matrix_shape : (m, n) of the matrix view, or None.
     skipped : why the spectral passes did not run ("non-finite", "1-D tensor ...") or None.
     error : why the tensor could not be read at all, or None.
@@ -137,7 +137,8 @@ class Summary:
     excluded : tensors left out by include/exclude filters.
     parameters : total elements of the reported tensors.
     flags : count per health flag (nonfinite, all_zero, singular, ill_conditioned, rank_deficient).
-    worst_condition : up to 5 (name, κ) with the largest κ, singular (κ = None) first.
+    worst_condition : up to 5 (name, κ) with the largest κ, singular (κ = None) first,
+        by increasing rank ratio.
     lowest_rank_ratio : up to 5 (name, rank_ratio), smallest first.
     """
 
@@ -199,7 +200,9 @@ def summarize(records: list[TensorRecord], excluded: int = 0, worst: int = 5) ->
         elif r.skipped:
             s.skipped += 1
             s.skipped_reasons.setdefault(r.skipped, []).append(r.name)
-    conds.sort(key=lambda nk: -math.inf if nk[1] is None else -nk[1])
+    ratio_of = dict(ratios)
+    # Singular first (the lowest rank ratio first among them), then by decreasing κ.
+    conds.sort(key=lambda nk: (0, ratio_of.get(nk[0], 0.0)) if nk[1] is None else (1, -nk[1]))
     s.worst_condition = conds[:worst]
     s.lowest_rank_ratio = sorted(ratios, key=lambda nr: nr[1])[:worst]
     return s

@@ -8,25 +8,29 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 from weightlens.analysis import analyze_tensor
-from weightlens.checkpoint import Checkpoint, TensorInfo, open_checkpoint
+from weightlens.checkpoint import Checkpoint, TensorInfo, Unreadable, open_checkpoint
 from weightlens.options import AnalysisOptions
 from weightlens.report import FileEntry, InputEntry, Report, TensorRecord, summarize
 
 
 @dataclass(frozen=True)
 class Plan:
-    """The checkpoints opened and the tensors selected from them, in checkpoint order."""
+    """The checkpoints opened and the tensors selected from them, in checkpoint order.
+
+    Unreadable entries (shards of a multi-file checkpoint that failed validation) are selected
+    like tensors, so that the report lists them with their problem.
+    """
 
     checkpoints: tuple[Checkpoint, ...]
-    selected_per_checkpoint: tuple[tuple[TensorInfo, ...], ...]
+    selected_per_checkpoint: tuple[tuple[TensorInfo | Unreadable, ...], ...]
 
     @property
-    def tensors(self) -> tuple[TensorInfo, ...]:
+    def tensors(self) -> tuple[TensorInfo | Unreadable, ...]:
         return tuple(t for chosen in self.selected_per_checkpoint for t in chosen)
 
     @property
     def excluded(self) -> int:
-        return sum(len(c.tensors) - len(s) for c, s in zip(self.checkpoints, self.selected_per_checkpoint))
+        return sum(len(c.items()) - len(s) for c, s in zip(self.checkpoints, self.selected_per_checkpoint))
 
     def inputs(self) -> list[InputEntry]:
         return [
@@ -34,7 +38,7 @@ class Plan:
                 path=str(c.path),
                 layout=c.layout,
                 files=tuple(FileEntry(str(h.path), h.size, h.sha256, len(h.tensors)) for h in c.files),
-                tensors=len(c.tensors),
+                tensors=len(c.items()),
                 selected=len(chosen),
             )
             for c, chosen in zip(self.checkpoints, self.selected_per_checkpoint)
@@ -51,11 +55,11 @@ def selected(name: str, include: Sequence[str], exclude: Sequence[str]) -> bool:
 def plan(paths: Iterable[str | os.PathLike[str]], include: Sequence[str] = (), exclude: Sequence[str] = ()) -> Plan:
     """Open every checkpoint (headers only) and select tensors by the name filters."""
     checkpoints = tuple(open_checkpoint(p) for p in paths)
-    chosen = tuple(tuple(t for t in c.tensors if selected(t.name, include, exclude)) for c in checkpoints)
+    chosen = tuple(tuple(t for t in c.items() if selected(t.name, include, exclude)) for c in checkpoints)
     return Plan(checkpoints, chosen)
 
 
-def iter_records(tensors: Sequence[TensorInfo], options: AnalysisOptions) -> Iterator[TensorRecord]:
+def iter_records(tensors: Sequence[TensorInfo | Unreadable], options: AnalysisOptions) -> Iterator[TensorRecord]:
     """Records for the tensors, in the given order, computed one at a time."""
     for info in tensors:
         yield analyze_tensor(info, options)

@@ -24,7 +24,7 @@ TENSOR_IDENTITY: dict[str, Any] = {
     "shape": {**_SHAPE, "description": "shape as stored"},
     "parameters": {**_INT, "description": "number of elements"},
     "kind": {
-        "enum": ["matrix", "reshaped", "vector", "scalar", "empty", "non-float", "unsupported"],
+        "enum": ["matrix", "reshaped", "vector", "scalar", "empty", "non-float", "unsupported", "unreadable"],
         "description": "matrix as stored, >2-D reshaped to (shape[0], rest), or why it is no matrix",
     },
     "matrix_shape": {"type": ["array", "null"], "items": _INT, "description": "(m, n) of the matrix view"},

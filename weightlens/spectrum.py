@@ -24,6 +24,10 @@ from weightlens.elementwise import pow2_scale
 
 Precision = Literal["auto", "float32", "float64"]
 
+class SpectrumOverflow(ArithmeticError):
+    """σ1 of a finite matrix is beyond float64 (entries near 1.8e308 in F64 storage)."""
+
+
 RANK_TOL_FACTOR = 2.0
 """c in the storage term of the rank tolerance."""
 
@@ -170,7 +174,10 @@ def compute_spectrum(matrix: np.ndarray, u_store: float, precision: Precision = 
         route = "gesvd"
         sigma = scipy.linalg.svd(scaled_copy(), compute_uv=False, overwrite_a=True, check_finite=False, lapack_driver="gesvd")
     del a
-    sigma = np.sort(sigma.astype(np.float64) * scale)[::-1].copy()
+    with np.errstate(over="ignore"):
+        sigma = np.sort(sigma.astype(np.float64) * scale)[::-1].copy()
+    if not np.isfinite(sigma[0]):
+        raise SpectrumOverflow(f"σ1 exceeds the float64 range (max|w| = {max_abs:.3g})")
     svd_error = max(m, n) * eps * float(sigma[0])
     return Spectrum(
         sigma=sigma,

@@ -65,3 +65,16 @@ def test_no_fit_with_too_few_nonzero_eigenvalues(tmp_path, rng) -> None:  # type
 def test_alpha_is_in_the_default_passes(tmp_path, rng) -> None:  # type: ignore[no-untyped-def]
     rec = analyze_array(tmp_path, rng.standard_normal((40, 30)), "F32")
     assert "alpha" in rec.metrics and rec["alpha_quality"] in ("good", "few_tail_points", "poor_fit")
+
+
+def test_huge_f64_values_do_not_overflow(tmp_path, rng) -> None:  # type: ignore[no-untyped-def]
+    """σ ≈ 1e200: σ² overflows float64, the fit (on λ/σ1²) does not; xmin past the float range is null."""
+    lam = power_law_sample(rng, 60, 3.0)
+    w = with_spectrum(rng, 80, 60, np.sort(np.sqrt(lam))[::-1])
+    small = analyze_array(tmp_path, w, "F64", passes=("alpha",))
+    huge = analyze_array(tmp_path, 1e200 * w, "F64", passes=("alpha",))
+    assert huge["alpha"] == pytest.approx(small["alpha"], rel=1e-9)
+    assert huge["alpha_n_tail"] == small["alpha_n_tail"]
+    assert huge.to_dict()["alpha_xmin"] is None
+    tiny = analyze_array(tmp_path, 1e-150 * w, "F64", passes=("alpha",))
+    assert tiny["alpha_xmin"] == pytest.approx(1e-300 * small["alpha_xmin"], rel=1e-9)

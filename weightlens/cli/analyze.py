@@ -48,7 +48,7 @@ def analyze_cmd(
     """Analyze every weight matrix: rank, spectrum, condition number, sparsity.
 
     Exit code 0 when done, 1 when some tensor could not be read (the others are reported),
-    2 on a usage or input error.
+    2 on a usage or input error, 130 when interrupted (JSON Lines already written are kept, whole).
     """
     kwargs = {"svd_ranks": tuple(parse_rank_spec(s, "--svd-rank") for s in svd_rank)} if svd_rank else {}
     options = AnalysisOptions(
@@ -64,7 +64,7 @@ def analyze_cmd(
     guard_output(output, paths)
     the_plan = plan(paths, options.include, options.exclude)
     records: list[TensorRecord] = []
-    with output_stream(output) as out, progress_bar(len(the_plan.tensors), quiet) as advance:
+    with output_stream(output, keep_on_interrupt=format is Format.jsonl) as out, progress_bar(len(the_plan.tensors), quiet) as advance:
         for record in iter_records(the_plan.tensors, options):
             records.append(record)
             if format is Format.jsonl:

@@ -16,7 +16,9 @@ from weightlens.powerlaw import KS_CRITICAL, MIN_POINTS, MIN_TAIL_GOOD, fit_powe
 def run(ctx: TensorContext) -> dict[str, Any]:
     """α̂ = 1 + n/Σ ln(λ_i/xmin) over λ_i ≥ xmin, xmin minimising the KS distance; λ = σ² for σ > rank_tol."""
     sp = ctx.spectrum
-    fit = fit_power_law(sp.sigma[: sp.rank] ** 2)
+    # α is scale-free: fit λ/σ1² (σ² of F64 weights can overflow) and scale xmin back.
+    s1 = sp.sigma_max
+    fit = fit_power_law((sp.sigma[: sp.rank] / s1) ** 2) if s1 > 0 else None
     if fit is None:
         return {
             "alpha": None,
@@ -29,7 +31,7 @@ def run(ctx: TensorContext) -> dict[str, Any]:
     return {
         "alpha": fit.alpha,
         "alpha_stderr": fit.stderr,
-        "alpha_xmin": fit.xmin,
+        "alpha_xmin": fit.xmin * s1 * s1,
         "alpha_ks_distance": fit.ks_distance,
         "alpha_n_tail": fit.n_tail,
         "alpha_quality": fit.quality,

@@ -15,9 +15,9 @@ def nm_2_4_fraction(values: np.ndarray) -> float | None:
     """Fraction of groups of 4 consecutive elements along the last axis with ≥ 2 zeros.
 
     Only whole groups count (a trailing remainder of < 4 elements is ignored); None when the
-    last axis has fewer than 4 elements.
+    last axis has fewer than 4 elements or the tensor is empty.
     """
-    if values.ndim == 0 or values.shape[-1] < 4:
+    if values.ndim == 0 or values.shape[-1] < 4 or values.size == 0:
         return None
     last = values.shape[-1] - values.shape[-1] % 4
     groups = values[..., :last].reshape(-1, 4)

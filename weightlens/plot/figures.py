@@ -70,10 +70,13 @@ def _plain_log_ticks(ax: Axes) -> None:
 
 
 def fitted_eigenvalues(record: TensorRecord) -> np.ndarray:
-    """λ = σ² of the numerically nonzero singular values (σ > rank_tol; σ > 0 without a tolerance)."""
+    """λ = σ² of the numerically nonzero singular values (σ > rank_tol; σ > 0 without a tolerance),
+    those that overflow float64 left out."""
     sigma = np.asarray(record["sigma"], dtype=np.float64)
     tol = record.get("rank_tol") or 0.0
-    return np.sort(sigma[sigma > tol] ** 2)
+    with np.errstate(over="ignore"):
+        lam = sigma[sigma > tol] ** 2
+    return np.sort(lam[np.isfinite(lam)])
 
 
 def _sigma_panel(ax: Axes, record: TensorRecord) -> None:
@@ -119,7 +122,7 @@ def _density_panel(ax: Axes, record: TensorRecord) -> None:
     ax.set_xscale("log")
     ax.set_yscale("log")
     alpha = record.get("alpha")
-    if alpha is not None:
+    if alpha is not None and record.get("alpha_xmin") is not None:
         fit = PowerLawFit(
             alpha=alpha,
             xmin=record["alpha_xmin"],
