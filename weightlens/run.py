@@ -1,4 +1,9 @@
-"""Map "analyze one tensor" over the selected tensors of one or more checkpoints."""
+"""Map "analyze one tensor" over the selected tensors of one or more checkpoints.
+
+The unit of work is a *job*: one tensor, an unreadable entry, or one LoRA pair (lora_A +
+lora_B of an adapter, analyzed together as ΔW = s·B·A). All are pure data, analyzed by pure
+functions.
+"""
 
 from __future__ import annotations
 
@@ -9,8 +14,13 @@ from dataclasses import dataclass
 
 from weightlens.analysis import analyze_tensor
 from weightlens.checkpoint import Checkpoint, TensorInfo, Unreadable, open_checkpoint
+from weightlens.checkpoint.peft import LoraPair, pair_lora
+from weightlens.lora import analyze_lora
 from weightlens.options import AnalysisOptions
 from weightlens.report import FileEntry, InputEntry, Report, TensorRecord, summarize
+
+Job = TensorInfo | Unreadable | LoraPair
+"""What one record is computed from."""
 
 
 @dataclass(frozen=True)
@@ -27,6 +37,15 @@ class Plan:
     @property
     def tensors(self) -> tuple[TensorInfo | Unreadable, ...]:
         return tuple(t for chosen in self.selected_per_checkpoint for t in chosen)
+
+    @property
+    def jobs(self) -> tuple[Job, ...]:
+        """The selected tensors as units of analysis: in an adapter, each selected lora_A/lora_B
+        pair becomes one job (a factor selected without its partner stays a plain tensor)."""
+        out: list[Job] = []
+        for c, chosen in zip(self.checkpoints, self.selected_per_checkpoint):
+            out.extend(pair_lora(chosen, c.adapter) if c.layout == "adapter" else chosen)
+        return tuple(out)
 
     @property
     def excluded(self) -> int:
@@ -59,10 +78,15 @@ def plan(paths: Iterable[str | os.PathLike[str]], include: Sequence[str] = (), e
     return Plan(checkpoints, chosen)
 
 
-def iter_records(tensors: Sequence[TensorInfo | Unreadable], options: AnalysisOptions) -> Iterator[TensorRecord]:
-    """Records for the tensors, in the given order, computed one at a time."""
-    for info in tensors:
-        yield analyze_tensor(info, options)
+def analyze_job(job: Job, options: AnalysisOptions) -> TensorRecord:
+    """The record of one job (a pure function: safe for process pools)."""
+    return analyze_lora(job, options) if isinstance(job, LoraPair) else analyze_tensor(job, options)
+
+
+def iter_records(jobs: Sequence[Job], options: AnalysisOptions) -> Iterator[TensorRecord]:
+    """Records for the jobs, in the given order, computed one at a time."""
+    for job in jobs:
+        yield analyze_job(job, options)
 
 
 def analyze(
@@ -99,7 +123,7 @@ def analyze(
     options = options or AnalysisOptions()
     p = plan(paths, options.include, options.exclude)
     records = []
-    for r in iter_records(p.tensors, options):
+    for r in iter_records(p.jobs, options):
         if on_record is not None:
             on_record(r)
         records.append(r)

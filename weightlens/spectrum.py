@@ -45,7 +45,8 @@ class Spectrum:
     eps_compute : machine epsilon of ``compute_dtype``.
     u_store : unit roundoff of the storage dtype.
     storage_noise : c·u_store·(max_i ‖w_i,:‖ + max_j ‖w_:,j‖)/√3, the spectral norm that
-        rounding W to its storage dtype adds (see Notes).
+        rounding W to its storage dtype adds (see Notes); for matrices not stored as such
+        (a difference of two checkpoints, a LoRA product) the noise their inputs carry.
     svd_error : max(m, n)·eps_compute·σ1, the SVD's own error bound.
     tol : max(storage_noise, svd_error); σi ≤ tol is numerically zero.
 
@@ -120,6 +121,33 @@ class Spectrum:
         return math.sqrt(float(np.sum(sq[k:][::-1])) / float(np.sum(sq)))
 
 
+def noise_from_norms(max_row_norm: float, max_col_norm: float, u_store: float = 1.0) -> float:
+    """c·u_store·(max_i ‖w_i,:‖ + max_j ‖w_:,j‖)/√3: the spectral norm of rounding W to u_store.
+
+    Pass ``u_store = 1`` with norms already weighted by each element's unit roundoff (as ``diff``
+    does for the rounding of two matrices of different dtypes). See :class:`Spectrum`, Notes.
+    """
+    return RANK_TOL_FACTOR * u_store * (max_row_norm + max_col_norm) / math.sqrt(3.0)
+
+
+def row_col_sq(matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+    """Squared row and column norms of W/s, float64, and s: the power of two ≥ max|w|.
+
+    Dividing by s is exact and keeps the squares in range; the norms of W are s·sqrt(...),
+    which stays finite even where the squares themselves would not.
+    """
+    scale = pow2_scale(float(np.abs(matrix).max()) if matrix.size else 0.0)
+    rows = np.empty(matrix.shape[0])
+    cols = np.zeros(matrix.shape[1])
+    step = max(1, (1 << 20) // max(1, matrix.shape[1]))
+    for start in range(0, matrix.shape[0], step):
+        block = matrix[start : start + step].astype(np.float64) / scale
+        block *= block
+        rows[start : start + step] = block.sum(axis=1)
+        cols += block.sum(axis=0)
+    return rows, cols, scale
+
+
 def compute_dtype_for(u_store: float, precision: Precision) -> np.dtype:
     """float32 for ≤ 16-bit storage (u_store ≥ 2^-11), float64 otherwise, unless forced."""
     if precision == "float32":
@@ -129,7 +157,13 @@ def compute_dtype_for(u_store: float, precision: Precision) -> np.dtype:
     return np.dtype(np.float32 if u_store >= 2.0**-11 else np.float64)
 
 
-def compute_spectrum(matrix: np.ndarray, u_store: float, precision: Precision = "auto", max_abs: float | None = None) -> Spectrum:
+def compute_spectrum(
+    matrix: np.ndarray,
+    u_store: float,
+    precision: Precision = "auto",
+    max_abs: float | None = None,
+    storage_noise: float | None = None,
+) -> Spectrum:
     """Singular values of a finite matrix and its storage-aware rank tolerance.
 
     Parameters
@@ -138,6 +172,10 @@ def compute_spectrum(matrix: np.ndarray, u_store: float, precision: Precision = 
     u_store : unit roundoff of the dtype ``matrix`` was stored in.
     precision : dtype of the SVD ("auto": float32 for ≤ 16-bit storage, float64 otherwise).
     max_abs : max |w| if already known (saves a scan).
+    storage_noise : the rounding noise of ``matrix`` when it is not that of rounding ``matrix``
+        itself to ``u_store`` — e.g. for a difference of two stored matrices, whose noise comes
+        from the rounding of both and is not proportional to the difference's own norms.
+        Default: computed from ``matrix``'s row and column norms.
 
     Returns
     -------
@@ -163,10 +201,13 @@ def compute_spectrum(matrix: np.ndarray, u_store: float, precision: Precision = 
         return np.ldexp(a, -exponent, out=a)
 
     a = scaled_copy()
-    row_sq = np.einsum("ij,ij->i", a, a, dtype=np.float64)
-    col_sq = np.einsum("ij,ij->j", a, a, dtype=np.float64)
-    noise = RANK_TOL_FACTOR * u_store * scale * (math.sqrt(row_sq.max()) + math.sqrt(col_sq.max())) / math.sqrt(3.0)
-    del row_sq, col_sq
+    if storage_noise is None:
+        row_sq = np.einsum("ij,ij->i", a, a, dtype=np.float64)
+        col_sq = np.einsum("ij,ij->j", a, a, dtype=np.float64)
+        noise = scale * noise_from_norms(math.sqrt(row_sq.max()), math.sqrt(col_sq.max()), u_store)
+        del row_sq, col_sq
+    else:
+        noise = storage_noise
     route = "gesdd"
     try:
         sigma = scipy.linalg.svdvals(a, overwrite_a=True, check_finite=False)

@@ -2,6 +2,8 @@
 
 One path is one checkpoint: a ``.safetensors`` file; a directory with an HF shard index
 (``*.safetensors.index.json``); a directory of ``*.safetensors`` files; or an index file itself.
+Any of these whose tensors include lora_A/lora_B pairs is a PEFT LoRA adapter (layout
+"adapter"), scaled by the ``adapter_config.json`` of its directory when there is one.
 PyTorch pickle files are refused with a conversion hint: weightlens never unpickles.
 """
 
@@ -10,11 +12,12 @@ from __future__ import annotations
 import json
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
 
 from weightlens.checkpoint.header import _PICKLE_HINT, FileHeader, TensorInfo, read_header
+from weightlens.checkpoint.peft import AdapterConfig, find_adapter_config, has_lora_pairs, read_adapter_config
 from weightlens.errors import HeaderError, InputError
 
 PICKLE_SUFFIXES = frozenset({".bin", ".pt", ".pth", ".ckpt", ".pkl", ".pickle"})
@@ -47,17 +50,20 @@ class Checkpoint:
     Attributes
     ----------
     path : the path as given.
-    layout : "file", "index" or "directory".
+    layout : "file", "index", "directory", or "adapter" (a PEFT LoRA adapter: the tensors
+        include lora_A/lora_B pairs).
     files : validated headers, in shard order.
     tensors : every readable tensor of every file, in checkpoint order.
     unreadable : tensors or shards of a multi-file checkpoint that failed validation.
+    adapter : the adapter's ``adapter_config.json``, when it is an adapter and has one.
     """
 
     path: Path
-    layout: Literal["file", "index", "directory"]
+    layout: Literal["file", "index", "directory", "adapter"]
     files: tuple[FileHeader, ...]
     tensors: tuple[TensorInfo, ...]
     unreadable: tuple[Unreadable, ...] = ()
+    adapter: AdapterConfig | None = None
 
     def items(self) -> list[TensorInfo | Unreadable]:
         """Readable and unreadable tensors together, in checkpoint order."""
@@ -83,9 +89,17 @@ def open_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
     Raises
     ------
     InputError
-        When the path is missing, a pickle, holds no safetensors, or a header/index is invalid.
+        When the path is missing, a pickle, holds no safetensors, or a header/index/adapter
+        config is invalid.
     """
-    path = Path(path)
+    ckpt = _open(Path(path))
+    if not has_lora_pairs(ckpt.tensors):
+        return ckpt
+    config = find_adapter_config(ckpt.path)
+    return replace(ckpt, layout="adapter", adapter=read_adapter_config(config) if config else None)
+
+
+def _open(path: Path) -> Checkpoint:
     if not path.exists():
         raise InputError(path, "no such file or directory")
     if path.is_dir():

@@ -21,7 +21,8 @@ def effective_rank(sp: Spectrum) -> float:
     r = sp.rank
     if r == 0:
         return 0.0
-    q = sp.sigma[:r] / sp.sigma[:r].sum()
+    s = sp.sigma[:r] / sp.sigma[0]  # divided by σ1 first: Σσj cannot overflow for σ near the float64 maximum
+    q = s / s.sum()
     q = q[q > 0]
     return float(min(math.exp(-float(np.sum(q * np.log(q)))), r))
 
@@ -44,6 +45,7 @@ PASS = Pass(
     name="rank",
     description="numerical rank (storage-aware tolerance), rank ratio, effective and stable rank",
     scope="matrix",
+    spectrum_only=True,
     fields=(
         Field("numerical_rank", "integer", "#{σi > rank_tol}"),
         Field("rank_tol", "number", "max(2·u_store·(max row norm + max col norm)/√3, max(m,n)·eps_compute·σ1)"),
