@@ -97,3 +97,12 @@ def test_report_from_checkpoint_and_saved_report(small, tmp_path) -> None:  # ty
     result = runner.invoke(app, ["report", str(saved), "-o", str(tmp_path / "s.html"), "-q"])
     assert result.exit_code == 0 and result.stderr == ""
     assert "saved without --full-spectrum" in (tmp_path / "s.html").read_text()
+
+
+def test_plot_a_lora_adapter_draws_the_updates(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """An adapter is analyzed as analyze does: one ΔW = s·B·A per module (with its α), not its factors."""
+    adapter = Path(__file__).resolve().parents[2] / "sample_weights" / "adapter"
+    result = runner.invoke(app, ["plot", str(adapter), "-o", str(tmp_path), "-q", "--include", "*layers.0.*"])
+    assert result.exit_code == 0, result.output
+    names = sorted(p.name for p in tmp_path.iterdir())
+    assert names == ["base_model.model.model.layers.0.self_attn.q_proj.png", "base_model.model.model.layers.0.self_attn.v_proj.png", "overview.png"]

@@ -54,3 +54,35 @@ def test_table_reads_back(layered_checkpoint) -> None:  # type: ignore[no-untype
     alpha = by_name["model.layers.0.attn.weight"][header.index("α")]
     assert float(alpha.rstrip("?")) == pytest.approx(report["model.layers.0.attn.weight"]["alpha"], abs=0.005)
     assert "not analyzed" in text and "<details>" in text
+
+
+def test_check_result_as_markdown(rng, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import numpy as np
+
+    from weightlens.check import load_config, run_check
+    from weightlens.render.markdown import render_check_markdown
+    from weightlens.testing import geometric_spectrum, low_rank, with_spectrum, write_safetensors
+
+    nan = with_spectrum(rng, 8, 8, np.linspace(1, 0.5, 8))
+    nan[0, 0] = np.nan
+    path = write_safetensors(
+        tmp_path / "m.safetensors",
+        {"singular": low_rank(rng, 8, 8, 2), HOSTILE_NAME: with_spectrum(rng, 8, 8, geometric_spectrum(8, 1e3)), "nan": nan, "ok": with_spectrum(rng, 8, 8, np.linspace(1, 0.5, 8))},
+    )
+    result = run_check(path, load_config({"max_condition": 100.0}, pyproject=False))
+    text = render_check_markdown(result)
+    assert text.startswith("### weightlens check ❌ 3 violations in 3 tensors")
+    out = GFM.render(text)
+    (header,) = cells(out, "th")
+    rows = cells(out, "td")
+    assert header == ["tensor", "rule", "value", "limit"]
+    assert [(html.unescape(r[0]), r[1]) for r in rows] == [(f"<code>{v.tensor}</code>", v.rule) for v in result.violations]
+    assert "1 checks not evaluated" in text and "<script>" not in out
+
+    from typer.testing import CliRunner
+
+    from weightlens.cli import app
+
+    cli = CliRunner().invoke(app, ["check", str(path), "--max-condition", "100", "--format", "markdown"])
+    assert cli.exit_code == 1
+    assert cli.stdout.replace(cli.stdout.splitlines()[0], "") == text.replace(text.splitlines()[0], "")  # the heading holds the time

@@ -21,8 +21,9 @@ def report_from(paths: list[Path], options: AnalysisOptions, quiet: bool) -> tup
         return select(read_report(saved[0]), options.include, options.exclude), True
     the_plan = plan(paths, options.include, options.exclude)
     records = []
-    with progress_bar(len(the_plan.tensors), quiet) as advance:
-        for record in iter_records(the_plan.tensors, options):
+    jobs = the_plan.jobs
+    with progress_bar(len(jobs), quiet) as advance:
+        for record in iter_records(jobs, options):
             records.append(record)
             advance(record.name)
     return Report(the_plan.inputs(), options, records, summarize(records, the_plan.excluded)), False

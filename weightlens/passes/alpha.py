@@ -42,6 +42,7 @@ PASS = Pass(
     name="alpha",
     description="heavy-tail exponent α of the eigenvalue density λ = σ² (power-law MLE, xmin by KS distance)",
     scope="matrix",
+    spectrum_only=True,
     fields=(
         Field("alpha", "number", "power-law exponent of the tail λ ≥ alpha_xmin: 1 + n/Σ ln(λi/xmin); null with no_fit", nullable=True),
         Field("alpha_stderr", "number", "standard error (α − 1)/√alpha_n_tail", nullable=True),

@@ -1,4 +1,5 @@
-"""GitHub-flavoured Markdown: the analysis table and summary, for a pull-request comment.
+"""GitHub-flavoured Markdown for a pull-request comment: the analysis table and summary, or a
+check's violations.
 
 Tensor names are code spans, which GitHub renders literally: no emphasis, links, @-mentions,
 emoji or math can come out of a name. Inside a table cell a ``|`` still ends the cell, even
@@ -12,6 +13,8 @@ import re
 
 from rich.text import Text
 
+from weightlens.check.result import CheckResult
+from weightlens.check.rules import RULES_BY_NAME
 from weightlens.render.summary import SummaryLine, flag_counts, headline, summary_lines
 from weightlens.render.table import flags, shape_text, shown_columns, table_rows
 from weightlens.report import Report
@@ -82,4 +85,22 @@ def render_markdown(report: Report) -> str:
     if hidden:
         n = sum(len(ln.items) for ln in hidden)
         out += ["", f"<details><summary>{n} tensors not analyzed</summary>", "", *(_line(ln) for ln in hidden), "", "</details>"]
+    return "\n".join(out).rstrip("\n") + "\n"
+
+
+def render_check_markdown(result: CheckResult) -> str:
+    """A check as Markdown: its final line as a heading, then one table row per violation and
+    the checks that could not be evaluated (folded)."""
+    mark = "✅" if result.passed else "❌"
+    out = [f"### weightlens check {mark} {text(result.summary_line())}", ""]
+    if result.violations:
+        out += ["| tensor | rule | value | limit |", "| :-- | :-- | --: | --: |"]
+        for v in result.violations:
+            limit = RULES_BY_NAME[v.rule].format_limit(v.limit)
+            out.append(f"| {code(v.tensor, in_table=True)} | {_cell(v.rule)} | {_cell(text(v.found))} | {_cell(text(limit))} |")
+        out.append("")
+    if result.skipped:
+        out += [f"<details><summary>{len(result.skipped)} checks not evaluated</summary>", ""]
+        out += [f"- {code(o.tensor)}: {text(o.rule)}, {text(o.message)}" for o in result.skipped]
+        out += ["", "</details>"]
     return "\n".join(out).rstrip("\n") + "\n"
