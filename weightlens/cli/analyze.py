@@ -31,6 +31,13 @@ class PrecisionChoice(str, Enum):
     float64 = "float64"
 
 
+class NMFModeChoice(str, Enum):
+    auto = "auto"
+    semi = "semi"
+    nonneg = "nonneg"
+    abs = "abs"
+
+
 def analyze_cmd(
     paths: list[Path] = PATHS,
     format: Format = typer.Option(Format.table, "--format", "-f", help="table (rich, for people), json (one document), jsonl (one object per tensor, streamed) or markdown (a GitHub table for a pull-request comment)."),
@@ -41,11 +48,20 @@ def analyze_cmd(
     top_k: int = typer.Option(8, "--top-k", min=1, help="Leading singular values to report."),
     svd_rank: list[str] = typer.Option([], "--svd-rank", help="Rank k (integer) or fraction of min(m,n) at which to report the optimal rank-k error; repeatable [default: 0.1, 0.25, 0.5].", show_default=False),
     full_spectrum: bool = typer.Option(False, "--full-spectrum", help="Include all singular values in JSON output."),
-    precision: PrecisionChoice = typer.Option(PrecisionChoice.auto, "--precision", help="dtype of the SVD; auto = float32 for ≤16-bit storage, float64 for F32/F64."),
+    precision: PrecisionChoice = typer.Option(PrecisionChoice.auto, "--precision", help="dtype of the SVD and NMF; auto = float32 for ≤16-bit storage, float64 for F32/F64."),
     near_zero_tau: float = typer.Option(1e-3, "--near-zero-tau", help="τ of near_zero_fraction: |w| ≤ τ·rms."),
+    nmf_rank: list[str] = typer.Option([], "--nmf-rank", help="NMF rank k (integer) or fraction of min(m,n); repeatable [default: min(32, min(m,n)/2)].", show_default=False),
+    nmf_mode: NMFModeChoice = typer.Option(
+        NMFModeChoice.auto,
+        "--nmf-mode",
+        help="semi: F signed, G ≥ 0 (for signed weights); nonneg: F, G ≥ 0 (for W ≥ 0; signed matrices are skipped); abs: nonneg NMF of |W|; auto: nonneg for W ≥ 0, semi otherwise.",
+    ),
+    nmf_max_iter: int = typer.Option(200, "--nmf-max-iter", min=1, help="Maximum NMF iterations."),
+    nmf_tol: float = typer.Option(1e-4, "--nmf-tol", help="NMF stops when its error decreased by less than this (relative) over 10 iterations."),
+    seed: int = typer.Option(0, "--seed", min=0, help="Seed of the randomized NMF starts; same seed, same report."),
     quiet: bool = QUIET,
 ) -> None:
-    """Analyze every weight matrix: rank, spectrum, condition number, sparsity.
+    """Analyze every weight matrix: rank, spectrum, condition number, sparsity, NMF error.
 
     A PEFT LoRA adapter (directory with adapter_model.safetensors, or a file of lora_A/lora_B
     pairs) gets one record per targeted module for its update ΔW = (alpha/r)·B·A, computed
@@ -63,6 +79,11 @@ def analyze_cmd(
         near_zero_tau=near_zero_tau,
         include=tuple(include),
         exclude=tuple(exclude),
+        nmf_ranks=tuple(parse_rank_spec(s, "--nmf-rank") for s in nmf_rank),
+        nmf_mode=nmf_mode.value,  # type: ignore[arg-type]
+        nmf_max_iter=nmf_max_iter,
+        nmf_tol=nmf_tol,
+        seed=seed,
         **kwargs,
     )
     guard_output(output, paths)

@@ -8,6 +8,7 @@ from weightlens.testing.encode import to_bf16_bits, to_f8_e4m3_bits, to_f8_e5m2_
 from weightlens.testing.planted import (
     geometric_spectrum,
     low_rank,
+    nonneg_low_rank,
     orthonormal,
     power_law_sample,
     prune_2_4,
@@ -21,6 +22,7 @@ __all__ = [
     "encode",
     "geometric_spectrum",
     "low_rank",
+    "nonneg_low_rank",
     "orthonormal",
     "power_law_sample",
     "prune_2_4",
