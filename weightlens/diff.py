@@ -38,7 +38,7 @@ from weightlens.passes import Field
 from weightlens.passes import spectrum as spectrum_pass
 from weightlens.passes.condition import condition_number
 from weightlens.passes.rank import effective_rank
-from weightlens.report import SCHEMA_VERSION, FileEntry, InputEntry, jsonable
+from weightlens.report import SCHEMA_VERSION, FileEntry, InputEntry, MetricsAccess, jsonable
 from weightlens.run import selected
 from weightlens.spectrum import Precision, Spectrum, SpectrumOverflow, compute_dtype_for, compute_spectrum, noise_from_norms, row_col_sq
 
@@ -134,7 +134,7 @@ class DiffJob:
 
 
 @dataclass
-class DiffRecord:
+class DiffRecord(MetricsAccess):
     """What changed in one tensor.
 
     Attributes
@@ -164,12 +164,6 @@ class DiffRecord:
     skipped: str | None = None
     error: str | None = None
     metrics: dict[str, Any] = field(default_factory=dict)
-
-    def __getitem__(self, key: str) -> Any:
-        return self.metrics[key]
-
-    def get(self, key: str, default: Any = None) -> Any:
-        return self.metrics.get(key, default)
 
     def to_dict(self) -> dict[str, Any]:
         head = {

@@ -36,8 +36,20 @@ def jsonable(x: Any) -> Any:
     return x
 
 
+class MetricsAccess:
+    """``record[key]`` and ``record.get(key)`` read the record's ``metrics`` dict."""
+
+    metrics: dict[str, Any]
+
+    def __getitem__(self, key: str) -> Any:
+        return self.metrics[key]
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self.metrics.get(key, default)
+
+
 @dataclass
-class TensorRecord:
+class TensorRecord(MetricsAccess):
     """What weightlens found about one tensor.
 
     Attributes
@@ -62,12 +74,6 @@ class TensorRecord:
     skipped: str | None = None
     error: str | None = None
     metrics: dict[str, Any] = field(default_factory=dict)
-
-    def __getitem__(self, key: str) -> Any:
-        return self.metrics[key]
-
-    def get(self, key: str, default: Any = None) -> Any:
-        return self.metrics.get(key, default)
 
     @property
     def analyzed(self) -> bool:

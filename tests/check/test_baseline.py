@@ -16,13 +16,10 @@ from weightlens.errors import InputError, UsageError
 from weightlens.options import AnalysisOptions
 from weightlens.render.json import render_json
 from weightlens.report import TensorRecord
-from weightlens.testing import geometric_spectrum, low_rank, with_spectrum, write_safetensors
+from weightlens.testing import gaussian, geometric_spectrum, low_rank, with_spectrum, write_safetensors
 
 LIMITS = {"max_condition_growth": 10.0, "max_rank_ratio_drop": 0.1, "max_sigma_max_change": 20.0}
 
-
-def gaussian(rng: np.random.Generator, m: int = 24, n: int = 16) -> np.ndarray:
-    return rng.standard_normal((m, n)) / np.sqrt(n)
 
 
 @pytest.fixture
@@ -30,13 +27,13 @@ def versions(rng, tmp_path: Path) -> dict[str, object]:
     """A checkpoint v1, its analyze report, and a v2 with planted regressions (all F64)."""
     a1 = with_spectrum(rng, 24, 16, geometric_spectrum(16, 10.0))
     a2 = with_spectrum(rng, 24, 16, geometric_spectrum(16, 1e3))  # κ grows 100×
-    b1 = gaussian(rng)
+    b1 = gaussian(rng, 24, 16)
     b2 = low_rank(rng, 24, 16, 4, scale=np.linalg.norm(b1, 2))  # rank 16 -> 4 (drop 0.75, singular), same σ1
     c1 = with_spectrum(rng, 24, 16, np.linspace(1.0, 0.5, 16))
     c2 = 1.5 * c1  # σ1 +50 %, κ unchanged
-    d = gaussian(rng)
-    v1 = write_safetensors(tmp_path / "v1.safetensors", {"a": a1, "b": b1, "c": c1, "d": d, "gone": gaussian(rng)})
-    v2 = write_safetensors(tmp_path / "v2.safetensors", {"a": a2, "b": b2, "c": c2, "d": d, "new": gaussian(rng)})
+    d = gaussian(rng, 24, 16)
+    v1 = write_safetensors(tmp_path / "v1.safetensors", {"a": a1, "b": b1, "c": c1, "d": d, "gone": gaussian(rng, 24, 16)})
+    v2 = write_safetensors(tmp_path / "v2.safetensors", {"a": a2, "b": b2, "c": c2, "d": d, "new": gaussian(rng, 24, 16)})
     report = tmp_path / "v1.json"
     report.write_text(render_json(analyze(v1)))
     return {"v1": v1, "v2": v2, "report": report, "a": (a1, a2), "b": (b1, b2), "c": (c1, c2)}

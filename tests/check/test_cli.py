@@ -10,14 +10,11 @@ import pytest
 
 from tests.conftest import validate_report
 from weightlens.schema import shipped_schema
-from weightlens.testing import encode, geometric_spectrum, with_spectrum, write_sharded
+from weightlens.testing import encode, gaussian, geometric_spectrum, with_spectrum, write_sharded
 
 SAMPLES = Path(__file__).resolve().parents[2] / "sample_weights"
 TINY = SAMPLES / "tiny_model"
 
-
-def gaussian(rng: np.random.Generator, m: int, n: int) -> np.ndarray:
-    return rng.standard_normal((m, n)) / np.sqrt(n)
 
 
 @pytest.fixture

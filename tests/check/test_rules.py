@@ -17,11 +17,8 @@ from weightlens.check import RULES, RULES_BY_NAME, CheckConfig, CheckRun, evalua
 from weightlens.errors import ConfigError, UsageError
 from weightlens.passes import PASSES
 from weightlens.report import TensorRecord
-from weightlens.testing import geometric_spectrum, low_rank, prune_unstructured, with_spectrum
+from weightlens.testing import gaussian, geometric_spectrum, low_rank, prune_unstructured, with_spectrum
 
-
-def gaussian(rng: np.random.Generator, m: int = 48, n: int = 32) -> np.ndarray:
-    return rng.standard_normal((m, n)) / np.sqrt(n)
 
 
 def erank(w: np.ndarray) -> float:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import typer
 
-from weightlens.cli.common import EXCLUDE, INCLUDE, PATHS, QUIET, progress_bar
+from weightlens.cli.common import EXCLUDE, INCLUDE, QUIET, progress_bar
 from weightlens.cli.source import report_from
 from weightlens.errors import InputError, UsageError
 from weightlens.options import AnalysisOptions

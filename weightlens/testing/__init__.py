@@ -6,6 +6,7 @@ and ``bench/`` share one implementation; weightlens itself never writes checkpoi
 
 from weightlens.testing.encode import to_bf16_bits, to_f8_e4m3_bits, to_f8_e5m2_bits
 from weightlens.testing.planted import (
+    gaussian,
     geometric_spectrum,
     low_rank,
     nonneg_low_rank,
@@ -20,6 +21,7 @@ from weightlens.testing.writer import Encoded, encode, write_safetensors, write_
 __all__ = [
     "Encoded",
     "encode",
+    "gaussian",
     "geometric_spectrum",
     "low_rank",
     "nonneg_low_rank",

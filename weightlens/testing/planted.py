@@ -5,6 +5,11 @@ from __future__ import annotations
 import numpy as np
 
 
+def gaussian(rng: np.random.Generator, m: int = 48, n: int = 32) -> np.ndarray:
+    """An m×n matrix of i.i.d. N(0, 1/n) entries: full rank, well conditioned for m ≥ n, σ1 ≈ 1 + √(m/n)."""
+    return rng.standard_normal((m, n)) / np.sqrt(n)
+
+
 def orthonormal(rng: np.random.Generator, m: int, k: int) -> np.ndarray:
     """An m×k matrix with orthonormal columns (Haar-distributed, via QR with sign fix)."""
     q, r = np.linalg.qr(rng.standard_normal((m, k)))
