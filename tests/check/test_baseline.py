@@ -21,7 +21,6 @@ from weightlens.testing import gaussian, geometric_spectrum, low_rank, with_spec
 LIMITS = {"max_condition_growth": 10.0, "max_rank_ratio_drop": 0.1, "max_sigma_max_change": 20.0}
 
 
-
 @pytest.fixture
 def versions(rng, tmp_path: Path) -> dict[str, object]:
     """A checkpoint v1, its analyze report, and a v2 with planted regressions (all F64)."""

@@ -16,7 +16,6 @@ SAMPLES = Path(__file__).resolve().parents[2] / "sample_weights"
 TINY = SAMPLES / "tiny_model"
 
 
-
 @pytest.fixture
 def clean(rng, tmp_path: Path) -> Path:
     """A small healthy BF16 model in two shards (index.json), with norm vectors."""
@@ -63,6 +62,23 @@ def test_sample_checkpoint_fails_with_its_planted_problems(cli) -> None:
     }
     assert doc["summary"]["line"].startswith("5 violations in 3 tensors (39 tensors checked, 6 rules) in ")
     assert result.stderr.startswith("5 violations in 3 tensors")
+
+
+def test_adapter_factors_are_checked_as_stored(cli) -> None:
+    """The sample adapter: layers.1 q_proj was never trained (lora_B = 0), layers.0 v_proj uses
+    rank 2 of its r = 8 (lora_B has rank 2). Every other factor has full rank r, although every
+    update ΔW = s·B·A is low-rank: the rank rules see wasted adapter rank, not LoRA itself."""
+    result = cli("check", SAMPLES / "adapter", "--min-rank-ratio", "0.9", "-f", "json")
+    assert result.exit_code == 1
+    doc = json.loads(result.stdout)
+    found = {(v["tensor"], v["rule"]): v["value"] for v in doc["violations"]}
+    pre = "base_model.model.model.layers."
+    assert found == {
+        (pre + "0.self_attn.v_proj.lora_B.weight", "min_rank_ratio"): 2 / 8,
+        (pre + "1.self_attn.q_proj.lora_B.weight", "min_rank_ratio"): 0,
+        (pre + "1.self_attn.q_proj.lora_B.weight", "allow_all_zero"): True,
+    }
+    assert doc["summary"]["tensors"] == 10
 
 
 def test_unreadable_shard_is_a_violation_not_an_error(cli, clean: Path) -> None:

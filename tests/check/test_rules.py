@@ -20,7 +20,6 @@ from weightlens.report import TensorRecord
 from weightlens.testing import gaussian, geometric_spectrum, low_rank, prune_unstructured, with_spectrum
 
 
-
 def erank(w: np.ndarray) -> float:
     s = np.linalg.svd(w, compute_uv=False)
     q = s / s.sum()
