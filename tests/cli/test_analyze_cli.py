@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -129,3 +130,20 @@ def test_python_dash_m(ckpt) -> None:  # type: ignore[no-untyped-def]
 
     out = subprocess.run([sys.executable, "-m", "weightlens", "analyze", str(ckpt), "-f", "json"], capture_output=True, text=True, check=True)
     validate_report(out.stdout)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["analyze", "sample_weights/tiny_model"],
+        ["inspect", "sample_weights/tiny_model"],
+        ["diff", "sample_weights/diff/base.safetensors", "sample_weights/diff/tuned.safetensors"],
+        ["check", "sample_weights/tiny_model", "--max-condition", "1e4", "--min-rank-ratio", "0.9"],
+    ],
+)
+def test_tables_in_a_pipe_have_no_trailing_spaces(args: list[str]) -> None:
+    root = Path(__file__).resolve().parents[2]
+    result = runner.invoke(app, [args[0], *(str(root / a) if a.startswith("sample_weights") else a for a in args[1:])])
+    assert result.exit_code in (0, 1), result.output
+    lines = result.stdout.splitlines()
+    assert len(lines) > 5 and not [line for line in lines if line != line.rstrip()]

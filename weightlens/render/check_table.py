@@ -8,7 +8,7 @@ from rich.text import Text
 
 from weightlens.check.result import CheckResult
 from weightlens.check.rules import RULES_BY_NAME
-from weightlens.render.console import fit_width
+from weightlens.render.console import print_data
 
 
 def violations_table(result: CheckResult) -> Table:
@@ -31,8 +31,7 @@ def render_check_table(result: CheckResult, console: Console, quiet: bool = Fals
     """Print the violations table, if any, and the final line (which ``quiet`` leaves out)."""
     if result.violations:
         table = violations_table(result)
-        fit_width(console, table)
-        console.print(table)
+        print_data(console, table)
     if not quiet:
         if result.violations:
             console.print()

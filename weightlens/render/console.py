@@ -2,7 +2,7 @@
 
 Rich already honours NO_COLOR and drops colour when the output is not a terminal; what it
 does not do on its own is keep long tensor names whole in a pipe, where it assumes 80
-columns. :func:`fit_width` widens a non-terminal console to the renderable's natural width.
+columns, nor leave out the spaces that pad the last column. :func:`print_data` does both.
 """
 
 from __future__ import annotations
@@ -29,3 +29,14 @@ def fit_width(console: Console, renderable: RenderableType) -> None:
     if not console.is_terminal:
         unbounded = console.options.update(max_width=1 << 20)
         console.width = max(console.width, Measurement.get(console, unbounded, renderable).maximum)
+
+
+def print_data(console: Console, renderable: RenderableType) -> None:
+    """Print a table-like renderable; in a pipe or file as wide as it needs, lines right-stripped."""
+    if console.is_terminal:
+        console.print(renderable)
+        return
+    fit_width(console, renderable)
+    with console.capture() as captured:
+        console.print(renderable)
+    console.file.write("".join(line.rstrip() + "\n" for line in captured.get().splitlines()))

@@ -14,7 +14,7 @@ from rich.table import Table
 from rich.text import Text
 
 from weightlens.diff import DiffRecord, DiffReport, DiffSummary
-from weightlens.render.console import fit_width
+from weightlens.render.console import print_data
 from weightlens.render.format import num
 from weightlens.render.json import dumps
 from weightlens.render.table import Column
@@ -154,5 +154,4 @@ def diff_summary_text(report: DiffReport) -> Text:
 def render_diff_table(report: DiffReport, console: Console) -> None:
     """Print the diff table and summary."""
     body = Group(diff_table(report), Text(""), diff_summary_text(report))
-    fit_width(console, body)
-    console.print(body)
+    print_data(console, body)

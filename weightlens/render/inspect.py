@@ -10,7 +10,7 @@ from rich.text import Text
 
 from weightlens.__about__ import __version__
 from weightlens.checkpoint import TensorInfo, Unreadable
-from weightlens.render.console import fit_width
+from weightlens.render.console import print_data
 from weightlens.render.format import count, nbytes
 from weightlens.run import Plan
 
@@ -60,5 +60,4 @@ def render_inspect(plan: Plan, console: Console) -> None:
         total.append(f"; {plan.excluded} excluded by filters", style="")
     notes = [Text.assemble(("unreadable: ", "bold red"), Text(u.name), f" ({u.file.name}): {u.problem}") for u in unreadable]
     body = Group(table, Text(""), total, *notes)
-    fit_width(console, body)
-    console.print(body)
+    print_data(console, body)

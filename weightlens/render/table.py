@@ -15,7 +15,7 @@ from rich.console import Console, Group
 from rich.table import Table
 from rich.text import Text
 
-from weightlens.render.console import fit_width
+from weightlens.render.console import print_data
 from weightlens.render.format import count, num, percent
 from weightlens.report import Report, Summary, TensorRecord
 
@@ -190,5 +190,4 @@ def summary_text(s: Summary) -> Text:
 def render_table(report: Report, console: Console) -> None:
     """Print the analysis table and summary."""
     body = Group(analysis_table(report), Text(""), summary_text(report.summary))
-    fit_width(console, body)
-    console.print(body)
+    print_data(console, body)
