@@ -18,15 +18,10 @@ NON_FINITE = "non-finite"
 """The ``skipped`` reason of a matrix holding NaN or Inf."""
 
 
-def analyze_tensor(info: TensorInfo, options: AnalysisOptions) -> TensorRecord:
-    """Run the selected passes on one tensor.
-
-    Elementwise passes run on every decodable tensor; spectral passes only on finite matrices.
-    A tensor whose bytes cannot be read gets a record with ``error`` set instead of raising,
-    so one bad tensor does not lose the others' results.
-    """
+def blank_record(info: TensorInfo) -> TensorRecord:
+    """A tensor's record before any pass ran: identity, matrix view, why it has none."""
     layout = layout_of(info)
-    record = TensorRecord(
+    return TensorRecord(
         name=info.name,
         file=str(info.file),
         dtype=info.dtype,
@@ -36,6 +31,17 @@ def analyze_tensor(info: TensorInfo, options: AnalysisOptions) -> TensorRecord:
         matrix_shape=layout.matrix_shape,
         skipped=layout.reason,
     )
+
+
+def analyze_tensor(info: TensorInfo, options: AnalysisOptions) -> TensorRecord:
+    """Run the selected passes on one tensor.
+
+    Elementwise passes run on every decodable tensor; spectral passes only on finite matrices.
+    A tensor whose bytes cannot be read gets a record with ``error`` set instead of raising,
+    so one bad tensor does not lose the others' results.
+    """
+    layout = layout_of(info)
+    record = blank_record(info)
     if layout.kind == "unsupported":
         return record
     try:

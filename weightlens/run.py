@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import dataclasses
 import fnmatch
+import functools
 import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
-from weightlens.analysis import analyze_tensor
+from weightlens.analysis import analyze_tensor, blank_record
 from weightlens.checkpoint import Checkpoint, TensorInfo, open_checkpoint
+from weightlens.executors import make_executor
+from weightlens.matrix import layout_of
 from weightlens.options import AnalysisOptions
 from weightlens.report import FileEntry, InputEntry, Report, TensorRecord, summarize
 
@@ -55,16 +60,62 @@ def plan(paths: Iterable[str | os.PathLike[str]], include: Sequence[str] = (), e
     return Plan(checkpoints, chosen)
 
 
-def iter_records(tensors: Sequence[TensorInfo], options: AnalysisOptions) -> Iterator[TensorRecord]:
-    """Records for the tensors, in the given order, computed one at a time."""
-    for info in tensors:
-        yield analyze_tensor(info, options)
+def cost(info: TensorInfo) -> float:
+    """Relative work of analyzing a tensor: m·n·min(m, n) for a matrix (its SVD), N otherwise."""
+    shape = layout_of(info).matrix_shape
+    return float(shape[0] * shape[1] * min(shape)) if shape else float(info.parameters)
+
+
+def _lost(info: TensorInfo, problem: str) -> TensorRecord:
+    record = blank_record(info)
+    record.error = f"not analyzed: {problem}"
+    return record
+
+
+def iter_records(
+    tensors: Sequence[TensorInfo],
+    options: AnalysisOptions,
+    *,
+    jobs: int | None = None,
+    scheduler: str | None = None,
+    on_complete: Callable[[TensorInfo], None] | None = None,
+) -> Iterator[TensorRecord]:
+    """Records for the tensors, in the given order.
+
+    Parameters
+    ----------
+    tensors, options : what to analyze, and how.
+    jobs : tensors analyzed at once (see :func:`weightlens.executors.make_executor`).
+    scheduler : None, "local" or a Dask scheduler address.
+    on_complete : called with each tensor as soon as it is done, in completion order.
+
+    Notes
+    -----
+    Workers get absolute file paths (a Dask worker may run elsewhere); the records keep the
+    paths as given. A tensor whose worker process died gets a record with ``error`` set.
+    """
+    costs = [cost(t) for t in tensors]
+    executor = make_executor(jobs, scheduler, work=sum(costs))
+    tasks = [dataclasses.replace(t, file=Path(os.path.abspath(t.file))) for t in tensors]
+    done = None if on_complete is None else (lambda i: on_complete(tensors[i]))
+    records = executor.map_ordered(
+        functools.partial(analyze_tensor, options=options),
+        tasks,
+        costs=costs,
+        on_complete=done,
+        on_lost=_lost,
+    )
+    for info, record in zip(tensors, records):
+        record.file = str(info.file)
+        yield record
 
 
 def analyze(
     paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]],
     options: AnalysisOptions | None = None,
     *,
+    jobs: int | None = None,
+    scheduler: str | None = None,
     on_record: Callable[[TensorRecord], None] | None = None,
 ) -> Report:
     """Analyze the matrices of one or more safetensors checkpoints.
@@ -73,12 +124,16 @@ def analyze(
     ----------
     paths : a checkpoint path (file, sharded directory, index file) or several.
     options : what to compute; defaults to every pass with default settings.
+    jobs : tensors analyzed at once, each in its own worker process with cores/jobs BLAS
+        threads; None = all cores (in-process when the checkpoint is small); 1 = in-process.
+    scheduler : run on a Dask cluster instead: "local" starts one on this machine, an address
+        (tcp://HOST:PORT) connects to one whose workers see the same checkpoint paths.
     on_record : called with each record as soon as it is done (for streaming output).
 
     Returns
     -------
     Report
-        One record per selected tensor, in checkpoint order, and a summary.
+        One record per selected tensor, in checkpoint order (whatever runs them), and a summary.
 
     Raises
     ------
@@ -95,7 +150,7 @@ def analyze(
     options = options or AnalysisOptions()
     p = plan(paths, options.include, options.exclude)
     records = []
-    for r in iter_records(p.tensors, options):
+    for r in iter_records(p.tensors, options, jobs=jobs, scheduler=scheduler):
         if on_record is not None:
             on_record(r)
         records.append(r)

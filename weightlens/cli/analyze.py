@@ -29,6 +29,11 @@ class PrecisionChoice(str, Enum):
     float64 = "float64"
 
 
+class SpectrumChoice(str, Enum):
+    exact = "exact"
+    fast = "fast"
+
+
 def analyze_cmd(
     paths: list[Path] = PATHS,
     format: Format = typer.Option(Format.table, "--format", "-f", help="table (rich, for people), json (one document) or jsonl (one object per tensor, streamed)."),
@@ -39,7 +44,10 @@ def analyze_cmd(
     top_k: int = typer.Option(8, "--top-k", min=1, help="Leading singular values to report."),
     svd_rank: list[str] = typer.Option([], "--svd-rank", help="Rank k (integer) or fraction of min(m,n) at which to report the optimal rank-k error; repeatable [default: 0.1, 0.25, 0.5].", show_default=False),
     full_spectrum: bool = typer.Option(False, "--full-spectrum", help="Include all singular values in JSON output."),
-    precision: PrecisionChoice = typer.Option(PrecisionChoice.auto, "--precision", help="dtype of the SVD; auto = float32 for ≤16-bit storage, float64 for F32/F64."),
+    precision: PrecisionChoice = typer.Option(PrecisionChoice.auto, "--precision", help="auto picks the fastest route whose error stays below the storage noise (float64 Gram eigenvalues or float32 SVD for ≤16-bit storage, float64 SVD for F32/F64); float32/float64 force LAPACK's SVD in that dtype."),
+    spectrum: SpectrumChoice = typer.Option(SpectrumChoice.exact, "--spectrum", help="exact: all singular values; fast: only the top-k and σmin of matrices with min(m,n) ≥ 512 (Lanczos on the Gram matrix, with error bounds; reported as spectrum_exact: false)."),
+    jobs: int | None = typer.Option(None, "--jobs", "-j", min=1, help="Tensors analyzed at once, in worker processes with cores/jobs BLAS threads each; 1 = in this process [default: all cores; small checkpoints run in this process].", show_default=False),
+    scheduler: str | None = typer.Option(None, "--scheduler", help="Run on a Dask cluster: 'local' starts one here, tcp://HOST:PORT uses a running scheduler whose workers see the same checkpoint path (pip install 'weightlens[dask]').", show_default=False),
     near_zero_tau: float = typer.Option(1e-3, "--near-zero-tau", help="τ of near_zero_fraction: |w| ≤ τ·rms."),
     quiet: bool = QUIET,
 ) -> None:
@@ -54,6 +62,7 @@ def analyze_cmd(
         top_k=top_k,
         full_spectrum=full_spectrum,
         precision=precision.value,  # type: ignore[arg-type]
+        spectrum=spectrum.value,  # type: ignore[arg-type]
         near_zero_tau=near_zero_tau,
         include=tuple(include),
         exclude=tuple(exclude),
@@ -63,12 +72,11 @@ def analyze_cmd(
     the_plan = plan(paths, options.include, options.exclude)
     records: list[TensorRecord] = []
     with output_stream(output) as out, progress_bar(len(the_plan.tensors), quiet) as advance:
-        for record in iter_records(the_plan.tensors, options):
+        for record in iter_records(the_plan.tensors, options, jobs=jobs, scheduler=scheduler, on_complete=lambda t: advance(t.name)):
             records.append(record)
             if format is Format.jsonl:
                 out.write(jsonl_line(record))
                 out.flush()
-            advance(record.name)
         report = Report(the_plan.inputs(), options, records, summarize(records, the_plan.excluded))
         if format is Format.json:
             out.write(render_json(report))

@@ -5,6 +5,16 @@ from __future__ import annotations
 from typing import Any
 
 from weightlens.passes.base import Field, Pass, TensorContext
+from weightlens.spectrum import Spectrum
+
+
+def _on_rank(sp: Spectrum, r: int | None) -> float | None:
+    """σ1/σr, when σr is known (always for a full spectrum)."""
+    if not r:
+        return None
+    if r == sp.p:
+        return sp.sigma_max / sp.sigma_min
+    return sp.sigma_max / float(sp.sigma[r - 1]) if r <= sp.sigma.size else None
 
 
 def run(ctx: TensorContext) -> dict[str, Any]:
@@ -16,7 +26,7 @@ def run(ctx: TensorContext) -> dict[str, Any]:
     return {
         "condition_number": kappa,
         "singular": singular,
-        "condition_number_on_rank": sp.sigma_max / float(sp.sigma[r - 1]) if r > 0 else None,
+        "condition_number_on_rank": _on_rank(sp, r),
         "ill_conditioned": singular or kappa > 1.0 / sp.u_store,
     }
 
@@ -28,7 +38,7 @@ PASS = Pass(
     fields=(
         Field("condition_number", "number", "κ = σ1/σp; null when singular (κ infinite)", nullable=True),
         Field("singular", "boolean", "σp ≤ rank_tol: numerically singular"),
-        Field("condition_number_on_rank", "number", "σ1/σr over the numerical rank r; null when r = 0", nullable=True),
+        Field("condition_number_on_rank", "number", "σ1/σr over the numerical rank r; null when r = 0 or unknown (--spectrum fast)", nullable=True),
         Field("ill_conditioned", "boolean", "κ > 1/u_store: the storage dtype cannot resolve the smallest direction"),
     ),
     run=run,
