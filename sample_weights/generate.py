@@ -9,12 +9,14 @@ checks that weightlens recovers each one. Same numpy version -> same bytes.
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
 import numpy as np
 
 from weightlens.testing import (
+    Encoded,
     encode,
     geometric_spectrum,
     low_rank,
@@ -27,6 +29,9 @@ from weightlens.testing import (
 
 SEED = 20261124
 HIDDEN, FFN, VOCAB, LAYERS = 64, 172, 1000, 4
+DIFF_SEED = 20261125
+"""Seed of the diff/ and adapter/ samples: their own generator, so the files above stay byte-identical."""
+D_HIDDEN, D_FFN, D_VOCAB = 32, 64, 64
 
 
 def gaussian(rng: np.random.Generator, m: int, n: int) -> np.ndarray:
@@ -61,6 +66,76 @@ def tiny_model(rng: np.random.Generator) -> list[dict[str, object]]:
     shards[1]["model.norm.weight"] = np.ones(HIDDEN)
     shards[1]["lm_head.weight"] = gaussian(rng, VOCAB, HIDDEN)
     return [{k: v if not isinstance(v, np.ndarray) else encode(v, "BF16") for k, v in s.items()} for s in shards]
+
+
+def diff_samples(rng: np.random.Generator) -> tuple[dict[str, np.ndarray | Encoded], dict[str, np.ndarray | Encoded], dict[str, np.ndarray], dict[str, object]]:
+    """A 2-layer F32 base, a fine-tuned copy with planted changes, and a PEFT LoRA adapter.
+
+    tuned vs base: layers.0.self_attn.q_proj += the adapter's update of that module (rank 4);
+    layers.1.self_attn.v_proj += an independent rank-4 update; layers.0.mlp.down_proj += a dense
+    full-rank update (‖ΔW‖/‖W‖ ≈ 0.01); layers.0.input_layernorm scaled by 1.05; lm_head cast to
+    BF16 (dtype change, ΔW = rounding only); embed_tokens resized 64 -> 72 rows (shape change);
+    rotary_emb.inv_freq only in base, score.weight only in tuned; everything else identical.
+    adapter (r=8, lora_alpha=16, targets q_proj, v_proj, embed_tokens): layers.0 q_proj has
+    r=4 by rank_pattern (scale 16/4 = 4); layers.0 v_proj has numerical rank 2 of r=8;
+    layers.1 q_proj has B = 0 (untrained); layers.1 v_proj has lora_alpha 32 by alpha_pattern.
+    """
+    base: dict[str, np.ndarray] = {"model.embed_tokens.weight": gaussian(rng, D_VOCAB, D_HIDDEN)}
+    for i in range(2):
+        pre = f"model.layers.{i}."
+        for proj in ("q_proj", "k_proj", "v_proj", "o_proj"):
+            base[pre + f"self_attn.{proj}.weight"] = with_spectrum(rng, D_HIDDEN, D_HIDDEN, np.linspace(2.0, 0.4, D_HIDDEN))
+        base[pre + "mlp.gate_proj.weight"] = gaussian(rng, D_FFN, D_HIDDEN)
+        base[pre + "mlp.up_proj.weight"] = gaussian(rng, D_FFN, D_HIDDEN)
+        base[pre + "mlp.down_proj.weight"] = gaussian(rng, D_HIDDEN, D_FFN)
+        base[pre + "input_layernorm.weight"] = np.ones(D_HIDDEN)
+        base[pre + "post_attention_layernorm.weight"] = np.ones(D_HIDDEN)
+    base["model.layers.1.self_attn.rotary_emb.inv_freq"] = 1.0 / 10000 ** (np.arange(0, D_HIDDEN, 2) / D_HIDDEN)
+    base["model.norm.weight"] = np.ones(D_HIDDEN)
+    base["lm_head.weight"] = gaussian(rng, D_VOCAB, D_HIDDEN)
+    base = {k: v.astype(np.float32) for k, v in base.items()}
+
+    peft = "base_model.model."
+    adapter: dict[str, np.ndarray] = {}
+    for i in range(2):
+        for proj in ("q_proj", "v_proj"):
+            r = 4 if (i, proj) == (0, "q_proj") else 8
+            module = f"{peft}model.layers.{i}.self_attn.{proj}"
+            adapter[module + ".lora_A.weight"] = gaussian(rng, r, D_HIDDEN)
+            adapter[module + ".lora_B.weight"] = 0.02 * rng.standard_normal((D_HIDDEN, r))
+    adapter[f"{peft}model.layers.0.self_attn.v_proj.lora_B.weight"][:, 2:] = adapter[f"{peft}model.layers.0.self_attn.v_proj.lora_B.weight"][:, :2] @ rng.standard_normal((2, 6))
+    adapter[f"{peft}model.layers.1.self_attn.q_proj.lora_B.weight"][:] = 0.0
+    adapter[f"{peft}model.embed_tokens.lora_embedding_A"] = 0.05 * rng.standard_normal((8, D_VOCAB))
+    adapter[f"{peft}model.embed_tokens.lora_embedding_B"] = 0.05 * rng.standard_normal((D_HIDDEN, 8))
+    adapter = {k: v.astype(np.float32) for k, v in adapter.items()}
+    config: dict[str, object] = {
+        "peft_type": "LORA",
+        "base_model_name_or_path": "sample_weights/diff/base.safetensors",
+        "r": 8,
+        "lora_alpha": 16,
+        "lora_dropout": 0.0,
+        "use_rslora": False,
+        "fan_in_fan_out": False,
+        "target_modules": ["q_proj", "v_proj", "embed_tokens"],
+        "rank_pattern": {"model.layers.0.self_attn.q_proj": 4},
+        "alpha_pattern": {"model.layers.1.self_attn.v_proj": 32},
+        "task_type": "CAUSAL_LM",
+    }
+
+    tuned: dict[str, np.ndarray | Encoded] = dict(base)
+    q0 = "model.layers.0.self_attn.q_proj"
+    b, a = adapter[f"{peft}{q0}.lora_B.weight"].astype(np.float64), adapter[f"{peft}{q0}.lora_A.weight"].astype(np.float64)
+    tuned[q0 + ".weight"] = (base[q0 + ".weight"] + 4.0 * (b @ a)).astype(np.float32)
+    v1 = "model.layers.1.self_attn.v_proj.weight"
+    tuned[v1] = (base[v1] + low_rank(rng, D_HIDDEN, D_HIDDEN, 4, scale=0.2)).astype(np.float32)
+    down = "model.layers.0.mlp.down_proj.weight"
+    tuned[down] = (base[down] + 0.01 * gaussian(rng, D_HIDDEN, D_FFN)).astype(np.float32)
+    tuned["model.layers.0.input_layernorm.weight"] = base["model.layers.0.input_layernorm.weight"] * np.float32(1.05)
+    tuned["lm_head.weight"] = encode(base["lm_head.weight"], "BF16")
+    tuned["model.embed_tokens.weight"] = np.concatenate([base["model.embed_tokens.weight"], gaussian(rng, 8, D_HIDDEN).astype(np.float32)])
+    del tuned["model.layers.1.self_attn.rotary_emb.inv_freq"]
+    tuned["score.weight"] = gaussian(rng, 2, D_HIDDEN).astype(np.float32)
+    return dict(base), tuned, adapter, config
 
 
 def generate(out: Path) -> None:
@@ -105,6 +180,14 @@ def generate(out: Path) -> None:
         out / "nan.safetensors",
         {"diverged": diverged, "overflowed": overflowed, "healthy": gaussian(rng, 64, 64).astype(f32)},
     )
+
+    base, tuned, adapter, config = diff_samples(np.random.default_rng(DIFF_SEED))
+    (out / "diff").mkdir(exist_ok=True)
+    write_safetensors(out / "diff" / "base.safetensors", base)
+    write_safetensors(out / "diff" / "tuned.safetensors", tuned)
+    (out / "adapter").mkdir(exist_ok=True)
+    write_safetensors(out / "adapter" / "adapter_model.safetensors", adapter, metadata={"format": "pt"})
+    (out / "adapter" / "adapter_config.json").write_text(json.dumps(config, indent=2) + "\n")
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@
 from weightlens.__about__ import __version__
 from weightlens.analysis import analyze_tensor
 from weightlens.checkpoint import Checkpoint, TensorInfo, open_checkpoint, read_tensor
+from weightlens.diff import DiffOptions, DiffRecord, DiffReport, diff
 from weightlens.errors import HeaderError, InputError, UsageError, WeightlensError
 from weightlens.options import AnalysisOptions
 from weightlens.report import Report, Summary, TensorRecord
@@ -18,6 +19,9 @@ from weightlens.spectrum import Spectrum, compute_spectrum
 __all__ = [
     "AnalysisOptions",
     "Checkpoint",
+    "DiffOptions",
+    "DiffRecord",
+    "DiffReport",
     "HeaderError",
     "InputError",
     "Report",
@@ -31,6 +35,7 @@ __all__ = [
     "analyze",
     "analyze_tensor",
     "compute_spectrum",
+    "diff",
     "open_checkpoint",
     "plan",
     "read_tensor",

@@ -6,6 +6,7 @@ file itself, so the same call runs serially, in a process pool or on a remote wo
 
 from __future__ import annotations
 
+from weightlens.checkpoint.discover import Unreadable
 from weightlens.checkpoint.header import TensorInfo
 from weightlens.checkpoint.reader import read_tensor
 from weightlens.errors import InputError
@@ -13,6 +14,7 @@ from weightlens.matrix import layout_of
 from weightlens.options import AnalysisOptions
 from weightlens.passes import PASSES, TensorContext
 from weightlens.report import TensorRecord
+from weightlens.spectrum import SpectrumOverflow
 
 NON_FINITE = "non-finite"
 """The ``skipped`` reason of a matrix holding NaN or Inf."""
@@ -33,13 +35,15 @@ def blank_record(info: TensorInfo) -> TensorRecord:
     )
 
 
-def analyze_tensor(info: TensorInfo, options: AnalysisOptions) -> TensorRecord:
+def analyze_tensor(info: TensorInfo | Unreadable, options: AnalysisOptions) -> TensorRecord:
     """Run the selected passes on one tensor.
 
     Elementwise passes run on every decodable tensor; spectral passes only on finite matrices.
-    A tensor whose bytes cannot be read gets a record with ``error`` set instead of raising,
-    so one bad tensor does not lose the others' results.
+    A tensor whose bytes cannot be read (or whose shard failed validation) gets a record with
+    ``error`` set instead of raising, so one bad tensor does not lose the others' results.
     """
+    if isinstance(info, Unreadable):
+        return TensorRecord(info.name, str(info.file), "unknown", (), 0, "unreadable", error=info.problem)
     layout = layout_of(info)
     record = blank_record(info)
     if layout.kind == "unsupported":
@@ -56,5 +60,8 @@ def analyze_tensor(info: TensorInfo, options: AnalysisOptions) -> TensorRecord:
     for p in selected:
         if p.scope == "matrix" and record.skipped is not None:
             continue
-        record.metrics.update(p.run(ctx))
+        try:
+            record.metrics.update(p.run(ctx))
+        except SpectrumOverflow as e:
+            record.skipped = f"overflow: {e}"
     return record

@@ -25,10 +25,11 @@ def chunks(values: np.ndarray, size: int = CHUNK) -> Iterator[np.ndarray]:
 
 
 def pow2_scale(x: float) -> float:
-    """Smallest power of two ≥ x (1.0 for x = 0): dividing by it is exact."""
+    """Smallest power of two ≥ x, at most 2^1023 (1.0 for x = 0): dividing by it is exact,
+    and x / pow2_scale(x) ≤ 2 for every finite float64 x."""
     if x == 0.0 or not math.isfinite(x):
         return 1.0
-    return math.ldexp(1.0, math.frexp(x)[1])
+    return math.ldexp(1.0, min(math.frexp(x)[1], 1023))
 
 
 @dataclass(frozen=True)
@@ -88,9 +89,9 @@ def element_stats(values: np.ndarray) -> ElementStats:
     scale = pow2_scale(max_abs)
     sumsq = abs_sum = 0.0
     for c in chunks(values):
-        s = c.astype(np.float64) / scale
         if nan or inf:
-            s = s[np.isfinite(s)]
+            c = c[np.isfinite(c)]
+        s = c.astype(np.float64) / scale
         sumsq += float(np.dot(s, s))
         abs_sum += float(np.abs(s).sum())
     return ElementStats(values.size, nan, inf, zero, max_abs, scale, sumsq, abs_sum)

@@ -37,3 +37,21 @@ class HeaderError(InputError):
 
 class UsageError(WeightlensError):
     """An option value or combination that makes no sense."""
+
+
+class ConfigError(WeightlensError):
+    """A configuration value or key that is unknown or of the wrong type.
+
+    Parameters
+    ----------
+    source : where the setting came from: a file and table ("pyproject.toml [tool.weightlens]")
+        or "command line".
+    key : the offending key or flag, named in the message.
+    problem : what is wrong, phrased as "expected ..., got ...".
+    """
+
+    def __init__(self, source: str, key: str, problem: str) -> None:
+        self.source = source
+        self.key = key
+        self.problem = problem
+        super().__init__(f"{source}: {key}: {problem}")

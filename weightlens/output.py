@@ -13,12 +13,14 @@ from weightlens.errors import UsageError
 
 
 @contextmanager
-def atomic_writer(path: str | os.PathLike[str]) -> Iterator[IO[str]]:
+def atomic_writer(path: str | os.PathLike[str], keep_on_interrupt: bool = False) -> Iterator[IO[str]]:
     """Open a text stream whose content replaces ``path`` only when the block succeeds.
 
     Readers never see a half-written report: the data goes to a hidden temporary file in the
     same directory, which is flushed, synced and renamed over ``path`` at the end (an atomic
-    rename on POSIX). On an exception the temporary file is removed and ``path`` is untouched.
+    rename on POSIX). On an exception the temporary file is removed and ``path`` is untouched —
+    except on KeyboardInterrupt with ``keep_on_interrupt`` (JSON Lines, written a whole line at a
+    time), where what was written so far replaces ``path``, still by one rename.
     """
     path = Path(path)
     directory = path.parent if str(path.parent) else Path(".")
@@ -30,7 +32,13 @@ def atomic_writer(path: str | os.PathLike[str]) -> Iterator[IO[str]]:
             yield f
             f.flush()
             os.fsync(f.fileno())
-        os.replace(tmp, path)
+    except KeyboardInterrupt:
+        if keep_on_interrupt:
+            os.replace(tmp, path)
+        else:
+            Path(tmp).unlink(missing_ok=True)
+        raise
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    os.replace(tmp, path)

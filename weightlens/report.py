@@ -43,8 +43,9 @@ class TensorRecord:
     Attributes
     ----------
     name, file, dtype, shape, parameters : identity, from the header.
-    kind : "matrix", "reshaped" (>2-D viewed as (shape[0], rest)), or why it is no matrix:
-        "vector", "scalar", "empty", "non-float", "unsupported".
+    kind : "matrix", "reshaped" (>2-D viewed as (shape[0], rest)), "lora" (a LoRA update
+        ΔW = s·B·A of an adapter; shape is ΔW's), or why it is no matrix: "vector", "scalar",
+        "empty", "non-float", "unsupported", "unreadable" (see ``error``).
     matrix_shape : (m, n) of the matrix view, or None.
     skipped : why the spectral passes did not run ("non-finite", "1-D tensor ...") or None.
     error : why the tensor could not be read at all, or None.
@@ -125,6 +126,11 @@ class InputEntry:
     tensors: int
     selected: int
 
+    def to_dict(self) -> dict[str, Any]:
+        return jsonable(
+            {"path": self.path, "layout": self.layout, "tensors": self.tensors, "selected": self.selected, "files": [vars(f) for f in self.files]}
+        )
+
 
 @dataclass
 class Summary:
@@ -136,10 +142,13 @@ class Summary:
         (with ``skipped_reasons``: reason -> names); errors : tensors that could not be read.
     excluded : tensors left out by include/exclude filters.
     parameters : total elements of the reported tensors.
-    flags : count per health flag (nonfinite, all_zero, singular, ill_conditioned, rank_deficient).
+    flags : count per health flag (nonfinite, all_zero, singular, ill_conditioned, rank_deficient;
+        lora_rank_deficient: LoRA updates of numerical rank < r).
     worst_condition : up to 5 (name, κ) with the largest κ, singular (κ = None) first,
         by increasing rank ratio.
     lowest_rank_ratio : up to 5 (name, rank_ratio), smallest first.
+    LoRA updates have rank ≤ r < min(m, n) by construction, so they are singular and
+    rank-deficient by definition; they count in neither those flags nor the two rankings.
     """
 
     tensors: int = 0
@@ -173,12 +182,13 @@ class Summary:
 
 
 FLAG_FIELDS = ("singular", "ill_conditioned", "rank_deficient", "all_zero")
+_LORA_EXPECTED = frozenset({"singular", "ill_conditioned", "rank_deficient"})
 
 
 def summarize(records: list[TensorRecord], excluded: int = 0, worst: int = 5) -> Summary:
     """Counts, flags and worst layers of a list of records."""
     s = Summary(tensors=len(records), excluded=excluded)
-    s.flags = {"nonfinite": 0, **{f: 0 for f in FLAG_FIELDS}}
+    s.flags = {"nonfinite": 0, **{f: 0 for f in FLAG_FIELDS}, "lora_rank_deficient": 0}
     conds: list[tuple[str, float | None]] = []
     ratios: list[tuple[str, float]] = []
     for r in records:
@@ -189,10 +199,15 @@ def summarize(records: list[TensorRecord], excluded: int = 0, worst: int = 5) ->
             continue
         if r.get("nan_count", 0) or r.get("inf_count", 0):
             s.flags["nonfinite"] += 1
+        lora = r.kind == "lora"
         for f in FLAG_FIELDS:
-            s.flags[f] += bool(r.get(f))
+            s.flags[f] += bool(r.get(f)) and not (lora and f in _LORA_EXPECTED)
+        if lora and "numerical_rank" in r.metrics:
+            s.flags["lora_rank_deficient"] += r["numerical_rank"] < r["lora_rank"] and not r.get("all_zero")
         if r.analyzed:
             s.analyzed += 1
+            if lora:
+                continue
             if "singular" in r.metrics:
                 conds.append((r.name, r["condition_number"]))
             if r.get("rank_ratio") is not None:
@@ -230,18 +245,7 @@ class Report:
         return {
             "schema_version": SCHEMA_VERSION,
             "tool": {"name": "weightlens", "version": __version__},
-            "inputs": jsonable(
-                [
-                    {
-                        "path": i.path,
-                        "layout": i.layout,
-                        "tensors": i.tensors,
-                        "selected": i.selected,
-                        "files": [vars(f) for f in i.files],
-                    }
-                    for i in self.inputs
-                ]
-            ),
+            "inputs": [i.to_dict() for i in self.inputs],
             "options": jsonable(self.options.to_dict()),
             "tensors": [r.to_dict() for r in self.tensors],
             "summary": self.summary.to_dict(),

@@ -52,16 +52,6 @@ def scaled_slabs(matrix: np.ndarray, exponent: int) -> Iterator[np.ndarray]:
         yield np.ldexp(block, -exponent, out=block)
 
 
-def norms(matrix: np.ndarray, exponent: int) -> tuple[float, float, float]:
-    """(max row norm², max column norm², ‖·‖F²) of matrix·2^-exponent, accumulated in float64."""
-    row_max = 0.0
-    col_sq = np.zeros(matrix.shape[1])
-    for block in scaled_slabs(matrix, exponent):
-        row_max = max(row_max, float(np.einsum("ij,ij->i", block, block).max()))
-        col_sq += np.einsum("ij,ij->j", block, block)
-    return row_max, float(col_sq.max()), float(col_sq.sum())
-
-
 def gram_delta(m: int, n: int, fro_sq: float) -> float:
     """δ = eps64·(m + n)·‖W‖F², the bound on |λ̂i − λi| of the Gram route (see the module notes)."""
     return EPS64 * (m + n) * fro_sq

@@ -1,4 +1,9 @@
-"""Map "analyze one tensor" over the selected tensors of one or more checkpoints."""
+"""Map "analyze one tensor" over the selected tensors of one or more checkpoints.
+
+The unit of work is a *job*: one tensor, an unreadable entry, or one LoRA pair (lora_A +
+lora_B of an adapter, analyzed together as ΔW = s·B·A). All are pure data, analyzed by pure
+functions.
+"""
 
 from __future__ import annotations
 
@@ -11,27 +16,45 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from weightlens.analysis import analyze_tensor, blank_record
-from weightlens.checkpoint import Checkpoint, TensorInfo, open_checkpoint
+from weightlens.checkpoint import Checkpoint, TensorInfo, Unreadable, open_checkpoint
 from weightlens.executors import make_executor
 from weightlens.matrix import layout_of
+from weightlens.checkpoint.peft import LoraPair, pair_lora
+from weightlens.lora import analyze_lora
 from weightlens.options import AnalysisOptions
 from weightlens.report import FileEntry, InputEntry, Report, TensorRecord, summarize
+
+Job = TensorInfo | Unreadable | LoraPair
+"""What one record is computed from."""
 
 
 @dataclass(frozen=True)
 class Plan:
-    """The checkpoints opened and the tensors selected from them, in checkpoint order."""
+    """The checkpoints opened and the tensors selected from them, in checkpoint order.
+
+    Unreadable entries (shards of a multi-file checkpoint that failed validation) are selected
+    like tensors, so that the report lists them with their problem.
+    """
 
     checkpoints: tuple[Checkpoint, ...]
-    selected_per_checkpoint: tuple[tuple[TensorInfo, ...], ...]
+    selected_per_checkpoint: tuple[tuple[TensorInfo | Unreadable, ...], ...]
 
     @property
-    def tensors(self) -> tuple[TensorInfo, ...]:
+    def tensors(self) -> tuple[TensorInfo | Unreadable, ...]:
         return tuple(t for chosen in self.selected_per_checkpoint for t in chosen)
 
     @property
+    def jobs(self) -> tuple[Job, ...]:
+        """The selected tensors as units of analysis: in an adapter, each selected lora_A/lora_B
+        pair becomes one job (a factor selected without its partner stays a plain tensor)."""
+        out: list[Job] = []
+        for c, chosen in zip(self.checkpoints, self.selected_per_checkpoint):
+            out.extend(pair_lora(chosen, c.adapter) if c.layout == "adapter" else chosen)
+        return tuple(out)
+
+    @property
     def excluded(self) -> int:
-        return sum(len(c.tensors) - len(s) for c, s in zip(self.checkpoints, self.selected_per_checkpoint))
+        return sum(len(c.items()) - len(s) for c, s in zip(self.checkpoints, self.selected_per_checkpoint))
 
     def inputs(self) -> list[InputEntry]:
         return [
@@ -39,7 +62,7 @@ class Plan:
                 path=str(c.path),
                 layout=c.layout,
                 files=tuple(FileEntry(str(h.path), h.size, h.sha256, len(h.tensors)) for h in c.files),
-                tensors=len(c.tensors),
+                tensors=len(c.items()),
                 selected=len(chosen),
             )
             for c, chosen in zip(self.checkpoints, self.selected_per_checkpoint)
@@ -56,58 +79,81 @@ def selected(name: str, include: Sequence[str], exclude: Sequence[str]) -> bool:
 def plan(paths: Iterable[str | os.PathLike[str]], include: Sequence[str] = (), exclude: Sequence[str] = ()) -> Plan:
     """Open every checkpoint (headers only) and select tensors by the name filters."""
     checkpoints = tuple(open_checkpoint(p) for p in paths)
-    chosen = tuple(tuple(t for t in c.tensors if selected(t.name, include, exclude)) for c in checkpoints)
+    chosen = tuple(tuple(t for t in c.items() if selected(t.name, include, exclude)) for c in checkpoints)
     return Plan(checkpoints, chosen)
 
 
-def cost(info: TensorInfo) -> float:
-    """Relative work of analyzing a tensor: m·n·min(m, n) for a matrix (its SVD), N otherwise."""
-    shape = layout_of(info).matrix_shape
-    return float(shape[0] * shape[1] * min(shape)) if shape else float(info.parameters)
+def analyze_job(job: Job, options: AnalysisOptions) -> TensorRecord:
+    """The record of one job (a pure function: safe for process pools)."""
+    return analyze_lora(job, options) if isinstance(job, LoraPair) else analyze_tensor(job, options)
 
 
-def _lost(info: TensorInfo, problem: str) -> TensorRecord:
-    record = blank_record(info)
-    record.error = f"not analyzed: {problem}"
-    return record
+def cost(job: Job) -> float:
+    """Relative work of a job: m·n·min(m, n) for a matrix (its SVD), its element count otherwise."""
+    if isinstance(job, LoraPair):
+        return float(job.a.parameters + job.b.parameters) * job.rank
+    if isinstance(job, Unreadable):
+        return 0.0
+    shape = layout_of(job).matrix_shape
+    return float(shape[0] * shape[1] * min(shape)) if shape else float(job.parameters)
+
+
+def _absolute(job: Job) -> Job:
+    """The job with absolute file paths (a Dask worker may run in another directory)."""
+    if isinstance(job, LoraPair):
+        return dataclasses.replace(job, a=_absolute(job.a), b=_absolute(job.b))  # type: ignore[arg-type]
+    return dataclasses.replace(job, file=Path(os.path.abspath(job.file)))
+
+
+def _lost(job: Job, problem: str) -> TensorRecord:
+    """The record of a job whose worker process died."""
+    message = f"not analyzed: {problem}"
+    if isinstance(job, TensorInfo):
+        record = blank_record(job)
+        record.error = message
+        return record
+    return TensorRecord(job.name, str(_files(job)[0]), "unknown", (), 0, "unreadable", error=message)
 
 
 def iter_records(
-    tensors: Sequence[TensorInfo],
+    jobs: Sequence[Job],
     options: AnalysisOptions,
     *,
-    jobs: int | None = None,
+    workers: int | None = None,
     scheduler: str | None = None,
-    on_complete: Callable[[TensorInfo], None] | None = None,
+    on_complete: Callable[[Job], None] | None = None,
 ) -> Iterator[TensorRecord]:
-    """Records for the tensors, in the given order.
+    """Records for the jobs, in the given order.
 
     Parameters
     ----------
-    tensors, options : what to analyze, and how.
-    jobs : tensors analyzed at once (see :func:`weightlens.executors.make_executor`).
+    jobs, options : what to analyze, and how.
+    workers : jobs run at once (``--jobs``; see :func:`weightlens.executors.make_executor`).
     scheduler : None, "local" or a Dask scheduler address.
-    on_complete : called with each tensor as soon as it is done, in completion order.
+    on_complete : called with each job as soon as it is done, in completion order.
 
     Notes
     -----
-    Workers get absolute file paths (a Dask worker may run elsewhere); the records keep the
-    paths as given. A tensor whose worker process died gets a record with ``error`` set.
+    Workers get absolute file paths; the records keep the paths as given. A job whose worker
+    process died gets a record with ``error`` set.
     """
-    costs = [cost(t) for t in tensors]
-    executor = make_executor(jobs, scheduler, work=sum(costs))
-    tasks = [dataclasses.replace(t, file=Path(os.path.abspath(t.file))) for t in tensors]
-    done = None if on_complete is None else (lambda i: on_complete(tensors[i]))
+    costs = [cost(j) for j in jobs]
+    executor = make_executor(workers, scheduler, work=sum(costs))
+    given = {os.path.abspath(f): str(f) for j in jobs for f in _files(j)}
     records = executor.map_ordered(
-        functools.partial(analyze_tensor, options=options),
-        tasks,
+        functools.partial(analyze_job, options=options),
+        [_absolute(j) for j in jobs],
         costs=costs,
-        on_complete=done,
+        on_complete=None if on_complete is None else (lambda i: on_complete(jobs[i])),
         on_lost=_lost,
     )
-    for info, record in zip(tensors, records):
-        record.file = str(info.file)
+    for record in records:
+        record.file = given.get(record.file, record.file)
         yield record
+
+
+def _files(job: Job) -> tuple[Path, ...]:
+    return (job.a.file, job.b.file) if isinstance(job, LoraPair) else (job.file,)
 
 
 def analyze(
@@ -126,6 +172,8 @@ def analyze(
     options : what to compute; defaults to every pass with default settings.
     jobs : tensors analyzed at once, each in its own worker process with cores/jobs BLAS
         threads; None = all cores (in-process when the checkpoint is small); 1 = in-process.
+        With jobs ≠ 1 or a scheduler, call from under ``if __name__ == "__main__":`` (workers
+        are spawned, and import the main module).
     scheduler : run on a Dask cluster instead: "local" starts one on this machine, an address
         (tcp://HOST:PORT) connects to one whose workers see the same checkpoint paths.
     on_record : called with each record as soon as it is done (for streaming output).
@@ -150,7 +198,7 @@ def analyze(
     options = options or AnalysisOptions()
     p = plan(paths, options.include, options.exclude)
     records = []
-    for r in iter_records(p.tensors, options, jobs=jobs, scheduler=scheduler):
+    for r in iter_records(p.jobs, options, workers=jobs, scheduler=scheduler):
         if on_record is not None:
             on_record(r)
         records.append(r)

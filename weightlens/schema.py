@@ -1,7 +1,7 @@
-"""The JSON Schema of the report, assembled from the passes' field declarations.
+"""The JSON Schemas of the reports, assembled from the passes' (and diff's) field declarations.
 
-The shipped copy ``weightlens/schemas/report.schema.json`` is this function's output
-(``weightlens schema > weightlens/schemas/report.schema.json``); a test keeps them equal.
+The shipped copies ``weightlens/schemas/{report,diff}.schema.json`` are these functions' output
+(``weightlens schema report``, ``weightlens schema diff``); a test keeps them equal.
 """
 
 from __future__ import annotations
@@ -10,6 +10,8 @@ import json
 from importlib import resources
 from typing import Any
 
+from weightlens.diff import DIFF_FIELDS
+from weightlens.lora import LORA_FIELDS
 from weightlens.passes import PASSES
 from weightlens.report import SCHEMA_VERSION
 
@@ -24,8 +26,8 @@ TENSOR_IDENTITY: dict[str, Any] = {
     "shape": {**_SHAPE, "description": "shape as stored"},
     "parameters": {**_INT, "description": "number of elements"},
     "kind": {
-        "enum": ["matrix", "reshaped", "vector", "scalar", "empty", "non-float", "unsupported"],
-        "description": "matrix as stored, >2-D reshaped to (shape[0], rest), or why it is no matrix",
+        "enum": ["matrix", "reshaped", "lora", "vector", "scalar", "empty", "non-float", "unsupported", "unreadable"],
+        "description": "matrix as stored, >2-D reshaped to (shape[0], rest), a LoRA update ΔW = s·B·A, or why it is no matrix",
     },
     "matrix_shape": {"type": ["array", "null"], "items": _INT, "description": "(m, n) of the matrix view"},
     "skipped": {**_NULLABLE_STR, "description": "why the spectral passes did not run"},
@@ -36,6 +38,8 @@ TENSOR_IDENTITY: dict[str, Any] = {
 def tensor_schema() -> dict[str, Any]:
     """Schema of one tensor record (also one line of ``--format jsonl``)."""
     props = dict(TENSOR_IDENTITY)
+    for f in LORA_FIELDS:
+        props[f.name] = f.json_schema()
     for p in PASSES.values():
         for f in p.fields:
             props[f.name] = f.json_schema()
@@ -120,6 +124,86 @@ def report_schema() -> dict[str, Any]:
         },
         "$defs": {"tensor": tensor_schema()},
     }
+
+
+DIFF_IDENTITY: dict[str, Any] = {
+    "name": {"type": "string", "description": "the base checkpoint's tensor name (the tuned one's when only in tuned)"},
+    "status": {"enum": ["paired", "only_in_base", "only_in_tuned"], "description": "on which sides the name is"},
+    "kind": TENSOR_IDENTITY["kind"],
+    "base_dtype": {**_NULLABLE_STR, "description": "dtype in the base checkpoint"},
+    "tuned_dtype": {**_NULLABLE_STR, "description": "dtype in the tuned checkpoint (of the factors for a LoRA update)"},
+    "base_shape": {"type": ["array", "null"], "items": _INT, "description": "shape in the base checkpoint"},
+    "tuned_shape": {"type": ["array", "null"], "items": _INT, "description": "shape in the tuned checkpoint (ΔW's for a LoRA update)"},
+    "tuned_name": {**_NULLABLE_STR, "description": "the tuned side's name when it differs (adapter module or tensor)"},
+    "matrix_shape": TENSOR_IDENTITY["matrix_shape"],
+    "skipped": {**_NULLABLE_STR, "description": "why the pair was not (fully) compared"},
+    "error": TENSOR_IDENTITY["error"],
+}
+
+
+def _input_entry() -> dict[str, Any]:
+    return report_schema()["properties"]["inputs"]["items"]
+
+
+def diff_record_schema() -> dict[str, Any]:
+    """Schema of one diff record (also one line of ``diff --format jsonl``)."""
+    props = dict(DIFF_IDENTITY)
+    for f in (*LORA_FIELDS, *DIFF_FIELDS):
+        props[f.name] = f.json_schema()
+    return {"type": "object", "properties": props, "required": list(DIFF_IDENTITY), "additionalProperties": False}
+
+
+def diff_schema() -> dict[str, Any]:
+    """Schema of the ``diff --format json`` document."""
+    names = {"type": "array", "items": {"type": "string"}}
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": f"https://weightlens.dev/schemas/diff-{SCHEMA_VERSION}.json",
+        "title": "weightlens diff report",
+        "type": "object",
+        "required": ["schema_version", "tool", "mode", "base", "tuned", "options", "tensors", "summary"],
+        "additionalProperties": False,
+        "properties": {
+            "schema_version": {"const": SCHEMA_VERSION},
+            "tool": report_schema()["properties"]["tool"],
+            "mode": {"enum": ["checkpoints", "adapter"], "description": "two checkpoints paired by name, or a base and a LoRA adapter"},
+            "base": _input_entry(),
+            "tuned": _input_entry(),
+            "options": {"type": "object"},
+            "tensors": {"type": "array", "items": {"$ref": "#/$defs/tensor"}},
+            "summary": {
+                "type": "object",
+                "required": ["pairs", "changed", "identical", "errors", "excluded", "untargeted", "only_in_base", "only_in_tuned", "shape_changed", "dtype_changed"],
+                "properties": {
+                    "pairs": _INT,
+                    "changed": _INT,
+                    "identical": _INT,
+                    "errors": _INT,
+                    "excluded": _INT,
+                    "untargeted": _INT,
+                    "only_in_base": names,
+                    "only_in_tuned": names,
+                    "shape_changed": names,
+                    "dtype_changed": {
+                        "type": "array",
+                        "items": {
+                            "type": "object",
+                            "properties": {"name": {"type": "string"}, "base": {"type": "string"}, "tuned": {"type": "string"}},
+                            "required": ["name", "base", "tuned"],
+                        },
+                    },
+                    "skipped": {"type": "object", "additionalProperties": names},
+                    "error_list": report_schema()["properties"]["summary"]["properties"]["error_list"],
+                    "largest_change": _named_numbers("rel_change"),
+                },
+            },
+        },
+        "$defs": {"tensor": diff_record_schema()},
+    }
+
+
+SCHEMAS = {"report": report_schema, "diff": diff_schema}
+"""The schemas built from code, by name (``inspect``'s is written by hand)."""
 
 
 def shipped_schema(name: str = "report") -> dict[str, Any]:

@@ -32,6 +32,11 @@ from weightlens.elementwise import pow2_scale
 Precision = Literal["auto", "float32", "float64"]
 SpectrumMode = Literal["exact", "fast"]
 
+
+class SpectrumOverflow(ArithmeticError):
+    """σ1 of a finite matrix is beyond float64 (entries near 1.8e308 in F64 storage)."""
+
+
 RANK_TOL_FACTOR = 2.0
 """c in the storage term of the rank tolerance."""
 
@@ -56,7 +61,8 @@ class Spectrum:
     eps_compute : machine epsilon of ``compute_dtype``.
     u_store : unit roundoff of the storage dtype.
     storage_noise : c·u_store·(max_i ‖w_i,:‖ + max_j ‖w_:,j‖)/√3, the spectral norm that
-        rounding W to its storage dtype adds (see Notes).
+        rounding W to its storage dtype adds (see Notes); for matrices not stored as such
+        (a difference of two checkpoints, a LoRA product) the noise their inputs carry.
     svd_error : the route's resolution: a bound on |σ̂i − σi| that holds for every σi down to 0
         (gesdd: max(m, n)·eps_compute·σ1; gram and lanczos: √δ).
     tol : max(storage_noise, svd_error); σi ≤ tol is numerically zero.
@@ -168,6 +174,34 @@ class Spectrum:
         return math.sqrt(max(0.0, 1.0 - float(np.sum(sq[:k])) / (self.fro_norm / s1) ** 2))
 
 
+def noise_from_norms(max_row_norm: float, max_col_norm: float, u_store: float = 1.0) -> float:
+    """c·u_store·(max_i ‖w_i,:‖ + max_j ‖w_:,j‖)/√3: the spectral norm of rounding W to u_store.
+
+    Pass ``u_store = 1`` with norms already weighted by each element's unit roundoff (as ``diff``
+    does for the rounding of two matrices of different dtypes). See :class:`Spectrum`, Notes.
+    """
+    return RANK_TOL_FACTOR * u_store * (max_row_norm + max_col_norm) / math.sqrt(3.0)
+
+
+def row_col_sq(matrix: np.ndarray, scale: float | None = None) -> tuple[np.ndarray, np.ndarray, float]:
+    """Squared row and column norms of W/s, float64, and s: the power of two ≥ max|w| (unless given).
+
+    Dividing by s is exact and keeps the squares in range; the norms of W are s·sqrt(...),
+    which stays finite even where the squares themselves would not.
+    """
+    if scale is None:
+        scale = pow2_scale(float(np.abs(matrix).max()) if matrix.size else 0.0)
+    rows = np.empty(matrix.shape[0])
+    cols = np.zeros(matrix.shape[1])
+    step = max(1, (1 << 20) // max(1, matrix.shape[1]))
+    for start in range(0, matrix.shape[0], step):
+        block = matrix[start : start + step].astype(np.float64) / scale
+        block *= block
+        rows[start : start + step] = block.sum(axis=1)
+        cols += block.sum(axis=0)
+    return rows, cols, scale
+
+
 def compute_dtype_for(u_store: float, precision: Precision) -> np.dtype:
     """float32 for ≤ 16-bit storage (u_store ≥ 2^-11), float64 otherwise, unless forced."""
     if precision == "float32":
@@ -182,6 +216,7 @@ def compute_spectrum(
     u_store: float,
     precision: Precision = "auto",
     max_abs: float | None = None,
+    storage_noise: float | None = None,
     *,
     mode: SpectrumMode = "exact",
     top_k: int = 8,
@@ -194,6 +229,10 @@ def compute_spectrum(
     u_store : unit roundoff of the dtype ``matrix`` was stored in.
     precision : "auto" chooses the route (module notes); "float32"/"float64" force gesdd in it.
     max_abs : max |w| if already known (saves a scan).
+    storage_noise : the rounding noise of ``matrix`` when it is not that of rounding ``matrix``
+        itself to ``u_store`` — e.g. for a difference of two stored matrices, whose noise comes
+        from the rounding of both and is not proportional to the difference's own norms.
+        Default: computed from ``matrix``'s row and column norms.
     mode : "exact" (all p values) or "fast" (top_k values and a σmin estimate, for
         p ≥ max(FAST_MIN_P, 4·top_k); exact below that).
     top_k : how many leading values ``mode="fast"`` computes.
@@ -201,6 +240,11 @@ def compute_spectrum(
     Returns
     -------
     Spectrum
+
+    Raises
+    ------
+    SpectrumOverflow
+        When σ1 is beyond float64 (entries near the F64 maximum).
 
     Notes
     -----
@@ -216,16 +260,19 @@ def compute_spectrum(
     scale = pow2_scale(max_abs)
     exponent = math.frexp(scale)[1] - 1  # scale = 2**exponent
     tall = matrix if m >= n else matrix.T
-    row_sq, col_sq, fro_sq = routes.norms(matrix, exponent)
-    noise = RANK_TOL_FACTOR * u_store * scale * (math.sqrt(row_sq) + math.sqrt(col_sq)) / math.sqrt(3.0)
-    gram_resolution = scale * math.sqrt(routes.gram_delta(m, n, fro_sq))
+    rows, cols, _ = row_col_sq(matrix, scale)
+    fro_sq = float(rows.sum())
+    noise = scale * noise_from_norms(math.sqrt(rows.max()), math.sqrt(cols.max()), u_store) if storage_noise is None else storage_noise
+    del rows, cols
+    delta = routes.gram_delta(m, n, fro_sq)
+    with np.errstate(over="ignore"):
+        gram_resolution = scale * math.sqrt(delta)
     common = {"shape": (m, n), "u_store": u_store, "storage_noise": noise}
 
     if mode == "fast" and p >= max(FAST_MIN_P, 4 * top_k):
-        delta = routes.gram_delta(m, n, fro_sq)
         top, top_err, s_min, s_min_err = routes.gram_extremes(matrix, exponent, top_k, delta)
         return Spectrum(
-            sigma=top * scale,
+            sigma=_scaled_back(top, scale, max_abs),
             route="lanczos",
             compute_dtype="float64",
             eps_compute=routes.EPS64,
@@ -240,8 +287,7 @@ def compute_spectrum(
         )
 
     if precision == "auto" and u_store >= 2.0**-11 and GRAM_MARGIN * gram_resolution <= noise:
-        sigma = routes.gram_sigma(matrix, exponent) * scale
-        delta = routes.gram_delta(m, n, fro_sq) * scale**2
+        sigma = _scaled_back(routes.gram_sigma(matrix, exponent), scale, max_abs)
         return Spectrum(
             sigma=sigma,
             route="gram",
@@ -249,12 +295,12 @@ def compute_spectrum(
             eps_compute=routes.EPS64,
             svd_error=gram_resolution,
             tol=max(noise, gram_resolution),
-            sigma_min_error=min(gram_resolution, delta / sigma[-1]) if sigma[-1] > 0 else gram_resolution,
+            sigma_min_error=min(gram_resolution, delta * scale**2 / sigma[-1]) if sigma[-1] > 0 else gram_resolution,
             **common,
         )
 
     sigma, route = routes.gesdd_sigma(tall, dtype, exponent)
-    sigma *= scale
+    sigma = _scaled_back(sigma, scale, max_abs)
     eps = float(np.finfo(dtype).eps)
     svd_error = max(m, n) * eps * float(sigma[0])
     return Spectrum(
@@ -266,3 +312,11 @@ def compute_spectrum(
         tol=max(noise, svd_error),
         **common,
     )
+
+
+def _scaled_back(sigma: np.ndarray, scale: float, max_abs: float) -> np.ndarray:
+    with np.errstate(over="ignore"):
+        sigma = sigma * scale
+    if not np.isfinite(sigma[0]):
+        raise SpectrumOverflow(f"σ1 exceeds the float64 range (max|w| = {max_abs:.3g})")
+    return sigma

@@ -1,6 +1,6 @@
 """Reading checkpoints: headers, discovery of files and shards, decoding of tensors."""
 
-from weightlens.checkpoint.discover import Checkpoint, natural_key, open_checkpoint
+from weightlens.checkpoint.discover import Checkpoint, Unreadable, natural_key, open_checkpoint
 from weightlens.checkpoint.dtypes import DTYPES, DType, decode
 from weightlens.checkpoint.header import FileHeader, TensorInfo, read_header
 from weightlens.checkpoint.reader import read_tensor
@@ -11,6 +11,7 @@ __all__ = [
     "DType",
     "FileHeader",
     "TensorInfo",
+    "Unreadable",
     "decode",
     "natural_key",
     "open_checkpoint",

@@ -2,6 +2,8 @@
 
 One path is one checkpoint: a ``.safetensors`` file; a directory with an HF shard index
 (``*.safetensors.index.json``); a directory of ``*.safetensors`` files; or an index file itself.
+Any of these whose tensors include lora_A/lora_B pairs is a PEFT LoRA adapter (layout
+"adapter"), scaled by the ``adapter_config.json`` of its directory when there is one.
 PyTorch pickle files are refused with a conversion hint: weightlens never unpickles.
 """
 
@@ -10,15 +12,31 @@ from __future__ import annotations
 import json
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
 
 from weightlens.checkpoint.header import _PICKLE_HINT, FileHeader, TensorInfo, read_header
-from weightlens.errors import InputError
+from weightlens.checkpoint.peft import AdapterConfig, find_adapter_config, has_lora_pairs, read_adapter_config
+from weightlens.errors import HeaderError, InputError
 
 PICKLE_SUFFIXES = frozenset({".bin", ".pt", ".pth", ".ckpt", ".pkl", ".pickle"})
 INDEX_SUFFIX = ".safetensors.index.json"
+
+
+@dataclass(frozen=True)
+class Unreadable:
+    """A tensor (or a whole shard, when its tensors' names are unknown) that cannot be read.
+
+    In a multi-file checkpoint a shard that fails validation does not stop the run: its tensors
+    are reported with ``problem`` and the others are analyzed.
+    """
+
+    name: str
+    file: Path
+    problem: str
+    nbytes: int = 0
+    parameters: int = 0
 
 
 @dataclass(frozen=True)
@@ -32,15 +50,24 @@ class Checkpoint:
     Attributes
     ----------
     path : the path as given.
-    layout : "file", "index" or "directory".
+    layout : "file", "index", "directory", or "adapter" (a PEFT LoRA adapter: the tensors
+        include lora_A/lora_B pairs).
     files : validated headers, in shard order.
-    tensors : every tensor of every file, in checkpoint order.
+    tensors : every readable tensor of every file, in checkpoint order.
+    unreadable : tensors or shards of a multi-file checkpoint that failed validation.
+    adapter : the adapter's ``adapter_config.json``, when it is an adapter and has one.
     """
 
     path: Path
-    layout: Literal["file", "index", "directory"]
+    layout: Literal["file", "index", "directory", "adapter"]
     files: tuple[FileHeader, ...]
     tensors: tuple[TensorInfo, ...]
+    unreadable: tuple[Unreadable, ...] = ()
+    adapter: AdapterConfig | None = None
+
+    def items(self) -> list[TensorInfo | Unreadable]:
+        """Readable and unreadable tensors together, in checkpoint order."""
+        return sorted([*self.tensors, *self.unreadable], key=lambda t: natural_key(t.name))
 
     @property
     def parameters(self) -> int:
@@ -53,7 +80,7 @@ class Checkpoint:
 
 def natural_key(name: str) -> tuple[tuple[int, int | str], ...]:
     """Sort key that orders digit runs by value: ``h.2.w`` < ``h.10.w``."""
-    return tuple((0, int(part)) if part.isdigit() else (1, part) for part in re.split(r"(\d+)", name) if part)
+    return tuple((0, int(part)) if "0" <= part[0] <= "9" else (1, part) for part in re.split(r"([0-9]+)", name) if part)
 
 
 def open_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
@@ -62,9 +89,17 @@ def open_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
     Raises
     ------
     InputError
-        When the path is missing, a pickle, holds no safetensors, or a header/index is invalid.
+        When the path is missing, a pickle, holds no safetensors, or a header/index/adapter
+        config is invalid.
     """
-    path = Path(path)
+    ckpt = _open(Path(path))
+    if not has_lora_pairs(ckpt.tensors):
+        return ckpt
+    config = find_adapter_config(ckpt.path)
+    return replace(ckpt, layout="adapter", adapter=read_adapter_config(config) if config else None)
+
+
+def _open(path: Path) -> Checkpoint:
     if not path.exists():
         raise InputError(path, "no such file or directory")
     if path.is_dir():
@@ -79,7 +114,8 @@ def open_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
             if pickles:
                 raise InputError(path, f"no .safetensors files, only PyTorch pickles ({', '.join(pickles[:3])}); " + _PICKLE_HINT)
             raise InputError(path, "no .safetensors files in this directory")
-        return _assemble(path, "directory", [read_header(f) for f in files])
+        headers, unreadable = _read_shards(files, {})
+        return _assemble(path, "directory", headers, unreadable)
     if path.name.endswith(INDEX_SUFFIX):
         return _from_index(path, path)
     if path.suffix in PICKLE_SUFFIXES:
@@ -95,23 +131,50 @@ def _from_index(path: Path, index: Path) -> Checkpoint:
     weight_map = doc.get("weight_map") if isinstance(doc, dict) else None
     if not isinstance(weight_map, dict) or not all(isinstance(v, str) for v in weight_map.values()):
         raise InputError(index, 'shard index must have a "weight_map" object of tensor name -> shard file')
-    shard_names = list(dict.fromkeys(weight_map.values()))
-    headers = []
-    for name in shard_names:
+    shards = []
+    for name in dict.fromkeys(weight_map.values()):
         shard = index.parent / name
         if Path(name).name != name:
             raise InputError(index, f"shard {name!r} is not a file name in the index's directory")
         if not shard.is_file():
             raise InputError(index, f"names shard {name!r}, which does not exist")
-        headers.append(read_header(shard))
-    by_file = {h.path.name: {t.name for t in h.tensors} for h in headers}
+        shards.append(shard)
+    by_shard: dict[str, list[str]] = {}
     for tensor, shard_name in weight_map.items():
-        if tensor not in by_file[shard_name]:
+        by_shard.setdefault(shard_name, []).append(tensor)
+    headers, unreadable = _read_shards(shards, by_shard)
+    present = {h.path.name: {t.name for t in h.tensors} | {n for n, _ in h.invalid} for h in headers}
+    for tensor, shard_name in weight_map.items():
+        if shard_name in present and tensor not in present[shard_name]:
             raise InputError(index, f"maps tensor {tensor!r} to {shard_name}, which does not contain it")
-    return _assemble(path, "index", headers)
+    return _assemble(path, "index", headers, unreadable)
 
 
-def _assemble(path: Path, layout: Literal["file", "index", "directory"], headers: list[FileHeader]) -> Checkpoint:
+def _read_shards(shards: list[Path], names_by_shard: dict[str, list[str]]) -> tuple[list[FileHeader], list[Unreadable]]:
+    """Headers of the shards that can be read; the rest, and their invalid entries, as Unreadable.
+
+    A shard that fails as a whole yields one Unreadable per tensor the index assigns to it, or one
+    named after the file when there is no index.
+    """
+    headers, unreadable = [], []
+    for shard in shards:
+        try:
+            header = read_header(shard, strict=False)
+        except HeaderError as e:
+            names = names_by_shard.get(shard.name) or [shard.name]
+            unreadable += [Unreadable(n, shard, e.problem) for n in names]
+            continue
+        headers.append(header)
+        unreadable += [Unreadable(n, shard, problem) for n, problem in header.invalid]
+    return headers, unreadable
+
+
+def _assemble(
+    path: Path,
+    layout: Literal["file", "index", "directory"],
+    headers: list[FileHeader],
+    unreadable: list[Unreadable] | None = None,
+) -> Checkpoint:
     seen: dict[str, Path] = {}
     for h in headers:
         for t in h.tensors:
@@ -119,4 +182,4 @@ def _assemble(path: Path, layout: Literal["file", "index", "directory"], headers
                 raise InputError(path, f"tensor {t.name!r} is in both {seen[t.name].name} and {h.path.name}")
             seen[t.name] = h.path
     tensors = sorted((t for h in headers for t in h.tensors), key=lambda t: natural_key(t.name))
-    return Checkpoint(path=path, layout=layout, files=tuple(headers), tensors=tuple(tensors))
+    return Checkpoint(path=path, layout=layout, files=tuple(headers), tensors=tuple(tensors), unreadable=tuple(unreadable or ()))

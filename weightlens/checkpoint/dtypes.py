@@ -126,6 +126,7 @@ def decode(dtype: DType, raw: np.ndarray) -> np.ndarray:
         return raw != 0
     if dtype.kind == "unsupported":
         raise ValueError(f"dtype {name} cannot be decoded")
-    if name == "F16":
-        return raw.astype(np.float32)
-    return raw.astype(raw.dtype.newbyteorder("="), copy=True)
+    with np.errstate(invalid="ignore"):  # a signalling NaN decodes to a quiet NaN, as in IEEE conversion
+        if name == "F16":
+            return raw.astype(np.float32)
+        return raw.astype(raw.dtype.newbyteorder("="), copy=True)

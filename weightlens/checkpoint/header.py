@@ -24,6 +24,9 @@ from weightlens.errors import HeaderError, InputError
 MAX_HEADER_BYTES = 100 * 1024 * 1024
 """Largest header accepted, as in the reference implementation (100 MB)."""
 
+MAX_DIMS = 32
+"""Most dimensions a tensor may have (numpy's limit is 32 or 64 depending on its version)."""
+
 _PICKLE_HINT = (
     "weightlens never unpickles; convert it first: python -c \"import torch; "
     "from safetensors.torch import save_file; "
@@ -81,6 +84,8 @@ class FileHeader:
     sha256: str
     metadata: dict[str, str] = field(default_factory=dict)
     tensors: tuple[TensorInfo, ...] = ()
+    invalid: tuple[tuple[str, str], ...] = ()
+    """(name, problem) of entries that failed validation (only with ``strict=False``)."""
 
 
 def _sniff(path: Path, head: bytes) -> str | None:
@@ -100,21 +105,31 @@ def _unique_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in pairs:
         if key in out:
-            raise ValueError(f"duplicate key {key!r}")
+            raise ValueError(f"duplicate key {_short(key)}")
         out[key] = value
     return out
+
+
+def _short(x: Any, limit: int = 60) -> str:
+    """repr(x), cut to ``limit`` characters: hostile headers must not make hostile messages."""
+    r = repr(x)
+    return r if len(r) <= limit else r[: limit - 3] + "..."
 
 
 def _is_int(x: Any) -> bool:
     return isinstance(x, int) and not isinstance(x, bool)
 
 
-def read_header(path: str | os.PathLike[str]) -> FileHeader:
+def read_header(path: str | os.PathLike[str], strict: bool = True) -> FileHeader:
     """Read and validate the header of one safetensors file.
 
     Parameters
     ----------
     path : a ``.safetensors`` file.
+    strict : raise on the first invalid tensor entry. With ``strict=False`` (used for the shards
+        of a multi-file checkpoint) an invalid entry — unknown dtype, bad shape, offsets past the
+        end of a truncated file — is listed in ``FileHeader.invalid`` and the other tensors stay
+        readable; problems of the file as a whole (length prefix, JSON, overlaps) still raise.
 
     Returns
     -------
@@ -159,6 +174,8 @@ def read_header(path: str | os.PathLike[str]) -> FileHeader:
         doc = json.loads(text, object_pairs_hook=_unique_object)
     except ValueError as e:
         raise HeaderError(path, f"header is not valid JSON: {e}") from None
+    except RecursionError:
+        raise HeaderError(path, "header is not a safetensors header: JSON nested too deeply") from None
     if not isinstance(doc, dict):
         raise HeaderError(path, f"header must be a JSON object, got {type(doc).__name__}")
 
@@ -168,7 +185,15 @@ def read_header(path: str | os.PathLike[str]) -> FileHeader:
 
     data_start = 8 + n
     data_len = size - data_start
-    tensors = [_tensor_info(path, name, entry, data_start, data_len) for name, entry in doc.items()]
+    tensors: list[TensorInfo] = []
+    invalid: list[tuple[str, str]] = []
+    for name, entry in doc.items():
+        try:
+            tensors.append(_tensor_info(path, name, entry, data_start, data_len))
+        except HeaderError as e:
+            if strict:
+                raise
+            invalid.append((name, e.problem))
     _check_overlaps(path, tensors, data_start)
     return FileHeader(
         path=path,
@@ -177,11 +202,12 @@ def read_header(path: str | os.PathLike[str]) -> FileHeader:
         sha256=hashlib.sha256(raw).hexdigest(),
         metadata=dict(metadata),
         tensors=tuple(tensors),
+        invalid=tuple(invalid),
     )
 
 
 def _tensor_info(path: Path, name: str, entry: Any, data_start: int, data_len: int) -> TensorInfo:
-    where = f"tensor {name!r}"
+    where = f"tensor {_short(name)}"
     if not isinstance(entry, dict):
         raise HeaderError(path, f"{where}: expected an object with dtype, shape, data_offsets, got {type(entry).__name__}")
     missing = {"dtype", "shape", "data_offsets"} - entry.keys()
@@ -189,16 +215,18 @@ def _tensor_info(path: Path, name: str, entry: Any, data_start: int, data_len: i
         raise HeaderError(path, f"{where}: missing {', '.join(sorted(missing))}")
     dtype_name, shape, offsets = entry["dtype"], entry["shape"], entry["data_offsets"]
     if not isinstance(dtype_name, str) or dtype_name not in DTYPES:
-        raise HeaderError(path, f"{where}: unknown dtype {dtype_name!r} (expected one of {', '.join(DTYPES)})")
+        raise HeaderError(path, f"{where}: unknown dtype {_short(dtype_name)} (expected one of {', '.join(DTYPES)})")
     if not isinstance(shape, list) or not all(_is_int(d) and d >= 0 for d in shape):
-        raise HeaderError(path, f"{where}: shape must be a list of non-negative integers, got {shape!r}")
+        raise HeaderError(path, f"{where}: shape must be a list of non-negative integers, got {_short(shape)}")
+    if len(shape) > MAX_DIMS:
+        raise HeaderError(path, f"{where}: {len(shape)} dimensions, at most {MAX_DIMS} are supported")
     if (
         not isinstance(offsets, list)
         or len(offsets) != 2
         or not all(_is_int(o) for o in offsets)
         or not 0 <= offsets[0] <= offsets[1]
     ):
-        raise HeaderError(path, f"{where}: data_offsets must be [begin, end] with 0 <= begin <= end, got {offsets!r}")
+        raise HeaderError(path, f"{where}: data_offsets must be [begin, end] with 0 <= begin <= end, got {_short(offsets)}")
     begin, end = offsets
     if end > data_len:
         raise HeaderError(path, f"{where}: data_offsets [{begin}, {end}] run past the data buffer ({data_len} bytes; file truncated?)")
@@ -208,7 +236,8 @@ def _tensor_info(path: Path, name: str, entry: Any, data_start: int, data_len: i
     if expected is None or expected != end - begin:
         raise HeaderError(
             path,
-            f"{where}: shape {shape} of {dtype_name} needs {expected if expected is not None else count * dtype.bits / 8} bytes, "
+            f"{where}: shape {_short(shape)} of {dtype_name} needs "
+            f"{f'{expected} bytes' if expected is not None else f'{count * dtype.bits} bits, not whole bytes'}, "
             f"data_offsets give {end - begin}",
         )
     return TensorInfo(name, dtype_name, tuple(shape), path, data_start + begin, end - begin)
@@ -220,5 +249,5 @@ def _check_overlaps(path: Path, tensors: list[TensorInfo], data_start: int) -> N
         if b1 < e0:
             raise HeaderError(
                 path,
-                f"tensors {n0!r} and {n1!r} overlap (bytes {b0 - data_start}-{e0 - data_start} and from {b1 - data_start})",
+                f"tensors {_short(n0)} and {_short(n1)} overlap (bytes {b0 - data_start}-{e0 - data_start} and from {b1 - data_start})",
             )

@@ -53,8 +53,12 @@ def analyze_cmd(
 ) -> None:
     """Analyze every weight matrix: rank, spectrum, condition number, sparsity.
 
+    A PEFT LoRA adapter (directory with adapter_model.safetensors, or a file of lora_A/lora_B
+    pairs) gets one record per targeted module for its update ΔW = (alpha/r)·B·A, computed
+    exactly from the factors.
+
     Exit code 0 when done, 1 when some tensor could not be read (the others are reported),
-    2 on a usage or input error.
+    2 on a usage or input error, 130 when interrupted (JSON Lines already written are kept, whole).
     """
     kwargs = {"svd_ranks": tuple(parse_rank_spec(s, "--svd-rank") for s in svd_rank)} if svd_rank else {}
     options = AnalysisOptions(
@@ -70,9 +74,10 @@ def analyze_cmd(
     )
     guard_output(output, paths)
     the_plan = plan(paths, options.include, options.exclude)
+    units = the_plan.jobs
     records: list[TensorRecord] = []
-    with output_stream(output) as out, progress_bar(len(the_plan.tensors), quiet) as advance:
-        for record in iter_records(the_plan.tensors, options, jobs=jobs, scheduler=scheduler, on_complete=lambda t: advance(t.name)):
+    with output_stream(output, keep_on_interrupt=format is Format.jsonl) as out, progress_bar(len(units), quiet) as advance:
+        for record in iter_records(units, options, workers=jobs, scheduler=scheduler, on_complete=lambda unit: advance(unit.name)):
             records.append(record)
             if format is Format.jsonl:
                 out.write(jsonl_line(record))

@@ -39,12 +39,12 @@ def guard_output(output: Path | None, inputs: list[Path]) -> None:
 
 
 @contextmanager
-def output_stream(output: Path | None) -> Iterator[IO[str]]:
-    """stdout, or an atomic writer on ``output``."""
+def output_stream(output: Path | None, keep_on_interrupt: bool = False) -> Iterator[IO[str]]:
+    """stdout, or an atomic writer on ``output`` (see :func:`weightlens.output.atomic_writer`)."""
     if output is None:
         yield sys.stdout
     else:
-        with atomic_writer(output) as f:
+        with atomic_writer(output, keep_on_interrupt) as f:
             yield f
 
 

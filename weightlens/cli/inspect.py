@@ -7,6 +7,7 @@ from pathlib import Path
 
 import typer
 
+from weightlens.checkpoint import Unreadable
 from weightlens.cli.common import EXCLUDE, INCLUDE, OUTPUT, PATHS, guard_output, output_stream
 from weightlens.render.console import data_console
 from weightlens.render.inspect import inspect_dict, render_inspect
@@ -28,7 +29,8 @@ def inspect_cmd(
 ) -> None:
     """List tensors (name, dtype, shape, parameters, bytes, shard) from the headers only.
 
-    Reads no tensor data: the time does not depend on the checkpoint's size.
+    Reads no tensor data: the time does not depend on the checkpoint's size. Exit code 1 when a
+    shard of a multi-file checkpoint failed validation (listed as unreadable).
     """
     guard_output(output, paths)
     the_plan = plan(paths, include, exclude)
@@ -37,3 +39,5 @@ def inspect_cmd(
             out.write(dumps(inspect_dict(the_plan)))
         else:
             render_inspect(the_plan, data_console(out))
+    if any(isinstance(t, Unreadable) for t in the_plan.tensors):
+        raise typer.Exit(1)

@@ -12,6 +12,8 @@ from weightlens.schema import dumps, shipped_schema
 class Which(str, Enum):
     report = "report"
     inspect = "inspect"
+    check = "check"
+    diff = "diff"
 
 
 def schema_cmd(which: Which = typer.Argument(Which.report, help="Which document's schema.")) -> None:

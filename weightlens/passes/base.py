@@ -57,6 +57,9 @@ class Pass:
         finite matrices (spectral passes).
     fields : the fields ``run`` returns, in report order.
     run : ``run(ctx) -> {field name: value}``.
+    spectrum_only : ``run`` reads nothing but ``ctx.spectrum`` and ``ctx.options``, so the pass
+        also runs on matrices known only through their singular values (a LoRA update
+        ΔW = s·B·A, whose m×n product is never formed; see :mod:`weightlens.lora`).
     """
 
     name: str
@@ -64,6 +67,7 @@ class Pass:
     scope: Literal["tensor", "matrix"]
     fields: tuple[Field, ...]
     run: Callable[[TensorContext], dict[str, Any]] = field(repr=False)
+    spectrum_only: bool = False
 
 
 class TensorContext:

@@ -17,17 +17,22 @@ def _on_rank(sp: Spectrum, r: int | None) -> float | None:
     return sp.sigma_max / float(sp.sigma[r - 1]) if r <= sp.sigma.size else None
 
 
+def condition_number(sp: Spectrum) -> float | None:
+    """κ = σ1/σp, or None when σp ≤ tol (numerically singular: κ is infinite)."""
+    return None if sp.sigma_min <= sp.tol else sp.sigma_max / sp.sigma_min
+
+
 def run(ctx: TensorContext) -> dict[str, Any]:
     """κ = σ1/σp (null when σp ≤ tol: singular); κ_r = σ1/σr; ill_conditioned = κ > 1/u_store."""
     sp = ctx.spectrum
     r = sp.rank
-    singular = sp.sigma_min <= sp.tol
-    kappa = None if singular else sp.sigma_max / sp.sigma_min
+    kappa = condition_number(sp)
+    singular = kappa is None
     return {
         "condition_number": kappa,
         "singular": singular,
         "condition_number_on_rank": _on_rank(sp, r),
-        "ill_conditioned": singular or kappa > 1.0 / sp.u_store,
+        "ill_conditioned": kappa is None or kappa > 1.0 / sp.u_store,
     }
 
 
@@ -35,6 +40,7 @@ PASS = Pass(
     name="condition",
     description="condition number, singular flag, κ on the numerical rank, ill-conditioned flag",
     scope="matrix",
+    spectrum_only=True,
     fields=(
         Field("condition_number", "number", "κ = σ1/σp; null when singular (κ infinite)", nullable=True),
         Field("singular", "boolean", "σp ≤ rank_tol: numerically singular"),

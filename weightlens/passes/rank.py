@@ -23,7 +23,8 @@ def effective_rank(sp: Spectrum) -> float | None:
         return None
     if r == 0:
         return 0.0
-    q = sp.sigma[:r] / sp.sigma[:r].sum()
+    s = sp.sigma[:r] / sp.sigma[0]  # divided by σ1 first: Σσj cannot overflow for σ near the float64 maximum
+    q = s / s.sum()
     q = q[q > 0]
     return float(min(math.exp(-float(np.sum(q * np.log(q)))), r))
 
@@ -49,6 +50,7 @@ PASS = Pass(
     name="rank",
     description="numerical rank (storage-aware tolerance), rank ratio, effective and stable rank",
     scope="matrix",
+    spectrum_only=True,
     fields=(
         Field("numerical_rank", "integer", "#{σi > rank_tol}; null when --spectrum fast leaves it open (σp ≤ rank_tol < σ_top_k)", nullable=True),
         Field("rank_tol", "number", "max(2·u_store·(max row norm + max col norm)/√3, the route's resolution: max(m,n)·eps_compute·σ1 for gesdd, √(eps64·(m+n))·‖W‖F for gram/lanczos)"),

@@ -41,6 +41,7 @@ PASS = Pass(
     name="spectrum",
     description="σ1, σp, ‖W‖F, top-k σ, energy ranks, optimal rank-k errors",
     scope="matrix",
+    spectrum_only=True,
     fields=(
         Field("sigma_max", "number", "σ1 = ‖W‖2, the spectral norm"),
         Field("sigma_min", "number", "σp, the smallest of the p = min(m, n) singular values"),

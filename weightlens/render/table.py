@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from rich.console import Console, Group
 from rich.table import Table
@@ -21,16 +22,19 @@ from weightlens.report import Report, Summary, TensorRecord
 
 @dataclass(frozen=True)
 class Column:
-    """A table column: header, the field whose presence shows it, and how to print a record."""
+    """A table column: header, the field whose presence shows it, and how to print a record
+    (a TensorRecord here; ``diff``'s table reuses it for DiffRecords)."""
 
     header: str
     field: str
-    cell: Callable[[TensorRecord], str | Text]
+    cell: Callable[[Any], str | Text]
     justify: str = "right"
 
 
 def _rank(r: TensorRecord) -> str:
     rank = r["numerical_rank"]
+    if r.kind == "lora":
+        return f"{rank}/r={r['lora_rank']}"
     p = min(r.matrix_shape or (0, 0))
     if rank is None:  # --spectrum fast: only known to be < p
         return f"<{p}/{p}"
@@ -38,6 +42,8 @@ def _rank(r: TensorRecord) -> str:
 
 
 def _kappa(r: TensorRecord) -> Text:
+    if r.kind == "lora":  # singular by construction; σ1/σr over its rank is the informative one
+        return Text(f"{num(r['condition_number_on_rank'])} on rank", style="dim")
     if r["singular"]:
         return Text("singular", style="red")
     return Text(num(r["condition_number"]), style="yellow" if r["ill_conditioned"] else "")
@@ -56,6 +62,12 @@ def flags(r: TensorRecord) -> list[tuple[str, str]]:
         out.append((r.skipped, "bold red"))
     if r.get("all_zero"):
         out.append(("all-zero", "red"))
+    if r.kind == "lora":  # rank ≤ r < min(m, n) by construction: only a rank below r is news
+        if r.get("lora_alpha", 0) is None:
+            out.append(("unscaled: no adapter_config.json", "yellow"))
+        if "numerical_rank" in r.metrics and r["numerical_rank"] < r["lora_rank"] and not r.get("all_zero"):
+            out.append((f"rank {r['numerical_rank']} < r={r['lora_rank']}", "yellow"))
+        return out
     if r.get("singular"):
         out.append(("singular", "red"))
     elif r.get("ill_conditioned"):

@@ -12,10 +12,11 @@ import numpy as np
 def to_bf16_bits(x: np.ndarray) -> np.ndarray:
     """float32 values -> uint16 BF16 bits: keep the upper half of the float32 after rounding
     the lower 16 bits to nearest, ties to even; NaN stays a quiet NaN."""
-    bits = np.asarray(x, dtype=np.float32).view(np.uint32).astype(np.uint64)
+    x = np.atleast_1d(np.asarray(x, dtype=np.float32))
+    bits = x.view(np.uint32).astype(np.uint64)
     rounded = (bits + 0x7FFF + ((bits >> 16) & 1)) >> 16
     out = rounded.astype(np.uint16)
-    nan = np.isnan(np.asarray(x, dtype=np.float32))
+    nan = np.isnan(x)
     out[nan] = (bits[nan] >> 16).astype(np.uint16) | 0x0040
     return out
 

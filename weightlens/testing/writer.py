@@ -38,7 +38,7 @@ def encode(values: np.ndarray, dtype: str) -> Encoded:
     """Round ``values`` to ``dtype`` ("F32", "BF16", "F8_E4M3", ...) and return the stored form."""
     values = np.asarray(values)
     if dtype == "BF16":
-        raw: np.ndarray = to_bf16_bits(values.astype(np.float32)).astype("<u2")
+        raw: np.ndarray = to_bf16_bits(values.astype(np.float32)).astype("<u2").reshape(values.shape)
     elif dtype == "F8_E4M3":
         raw = to_f8_e4m3_bits(values)
     elif dtype == "F8_E5M2":

@@ -1,0 +1,120 @@
+"""`diff BASE ADAPTER`: each LoRA update against the base weight it targets, without forming B·A."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from tests.conftest import SAMPLES
+from weightlens import DiffOptions, diff
+from weightlens.testing import write_safetensors
+
+PEFT = "base_model.model."
+
+
+def setup(tmp_path, rng, config=None, extra=None):  # type: ignore[no-untyped-def]
+    base = {
+        "model.layers.0.q_proj.weight": rng.standard_normal((24, 32)).astype(np.float32),
+        "model.layers.0.v_proj.weight": rng.standard_normal((24, 32)).astype(np.float32),
+        "model.layers.0.k_proj.weight": rng.standard_normal((24, 32)).astype(np.float32),
+        "model.norm.weight": np.ones(32, np.float32),
+        "score.weight": rng.standard_normal((2, 32)).astype(np.float32),
+    }
+    adapter = {
+        f"{PEFT}model.layers.0.q_proj.lora_A.weight": rng.standard_normal((4, 32)).astype(np.float32),
+        f"{PEFT}model.layers.0.q_proj.lora_B.weight": 0.1 * rng.standard_normal((24, 4)).astype(np.float32),
+        f"{PEFT}model.layers.0.v_proj.lora_A.weight": rng.standard_normal((4, 32)).astype(np.float32),
+        f"{PEFT}model.layers.0.v_proj.lora_B.weight": np.zeros((24, 4), np.float32),
+        **(extra or {}),
+    }
+    bpath = write_safetensors(tmp_path / "base.safetensors", base)
+    (tmp_path / "ad").mkdir()
+    write_safetensors(tmp_path / "ad" / "adapter_model.safetensors", adapter)
+    (tmp_path / "ad" / "adapter_config.json").write_text(json.dumps(config or {"r": 4, "lora_alpha": 8}))
+    return bpath, tmp_path / "ad", base, adapter
+
+
+def test_relative_change_cosine_and_spectrum_per_targeted_layer(tmp_path, rng) -> None:  # type: ignore[no-untyped-def]
+    bpath, apath, base, adapter = setup(tmp_path, rng)
+    report = diff(bpath, apath, DiffOptions(lora_ranks=(2, 4)))
+    assert report.mode == "adapter"
+    assert [r.name for r in report] == ["model.layers.0.q_proj.weight", "model.layers.0.v_proj.weight"]
+    assert report.summary.untargeted == 3 and report.summary.only_in_base == []
+    rec = report["model.layers.0.q_proj.weight"]
+    assert rec.kind == "lora" and rec.tuned_name == f"{PEFT}model.layers.0.q_proj" and rec["lora_scale"] == 2.0
+    w = base["model.layers.0.q_proj.weight"].astype(float)
+    d = 2.0 * adapter[f"{PEFT}model.layers.0.q_proj.lora_B.weight"].astype(float) @ adapter[f"{PEFT}model.layers.0.q_proj.lora_A.weight"].astype(float)
+    assert rec["rel_change"] == pytest.approx(np.linalg.norm(d) / np.linalg.norm(w), rel=1e-12)
+    assert rec["cosine"] == pytest.approx(np.sum(w * (w + d)) / np.linalg.norm(w) / np.linalg.norm(w + d), rel=1e-12)
+    assert rec["max_abs_delta"] == pytest.approx(np.abs(d).max(), rel=1e-12)
+    ref = np.linalg.svd(d, compute_uv=False)
+    np.testing.assert_allclose(rec["delta_top_sigma"], ref[:8], rtol=0, atol=1e-12 * ref[0])
+    assert rec["delta_numerical_rank"] == 4
+    assert {e["rank"]: e["rel_error"] for e in rec["delta_lora_error"]}[4] == 0.0
+    assert "sigma_max_base" not in rec.metrics  # W itself: not formed for an adapter
+    zero = report["model.layers.0.v_proj.weight"]
+    assert zero["identical"] and zero["rel_change"] == 0.0 and zero["cosine"] == 1.0
+    assert report.summary.changed == 1 and report.summary.identical == 1
+
+
+def test_unmatched_shape_mismatch_and_full_replacements(tmp_path, rng) -> None:  # type: ignore[no-untyped-def]
+    extra = {
+        f"{PEFT}model.layers.9.q_proj.lora_A.weight": rng.standard_normal((4, 32)).astype(np.float32),
+        f"{PEFT}model.layers.9.q_proj.lora_B.weight": rng.standard_normal((24, 4)).astype(np.float32),
+        f"{PEFT}model.layers.0.k_proj.lora_A.weight": rng.standard_normal((4, 30)).astype(np.float32),
+        f"{PEFT}model.layers.0.k_proj.lora_B.weight": rng.standard_normal((24, 4)).astype(np.float32),
+        f"{PEFT}score.modules_to_save.weight": rng.standard_normal((2, 32)).astype(np.float32),
+        f"{PEFT}model.layers.0.q_proj.lora_magnitude_vector": np.ones(24, np.float32),
+    }
+    bpath, apath, base, adapter = setup(tmp_path, rng, extra=extra)
+    report = diff(bpath, apath)
+    s = report.summary
+    assert s.only_in_tuned == [f"{PEFT}model.layers.0.q_proj.lora_magnitude_vector", f"{PEFT}model.layers.9.q_proj"]
+    k = report["model.layers.0.k_proj.weight"]
+    assert k.skipped == "shape changed: the base matrix is 24×32, ΔW is 24×30"
+    score = report["score.weight"]  # modules_to_save replaces the whole tensor: an ordinary pair
+    assert score.kind == "matrix" and score.tuned_name == f"{PEFT}score.modules_to_save.weight"
+    ref = extra[f"{PEFT}score.modules_to_save.weight"].astype(float) - base["score.weight"]
+    assert score["delta_fro_norm"] == pytest.approx(np.linalg.norm(ref), rel=1e-12)
+    assert "sigma_max_tuned" in score.metrics
+
+
+def test_fan_in_fan_out_updates_the_transposed_weight(tmp_path, rng) -> None:  # type: ignore[no-untyped-def]
+    base = {"h.0.attn.c_attn.weight": rng.standard_normal((32, 24)).astype(np.float32)}  # GPT-2 Conv1D: (in, out)
+    a = rng.standard_normal((4, 32)).astype(np.float32)
+    b = rng.standard_normal((24, 4)).astype(np.float32)
+    bpath = write_safetensors(tmp_path / "base.safetensors", base)
+    (tmp_path / "ad").mkdir()
+    write_safetensors(tmp_path / "ad" / "adapter_model.safetensors", {f"{PEFT}h.0.attn.c_attn.lora_A.weight": a, f"{PEFT}h.0.attn.c_attn.lora_B.weight": b})
+    (tmp_path / "ad" / "adapter_config.json").write_text(json.dumps({"r": 4, "lora_alpha": 4, "fan_in_fan_out": True}))
+    rec = diff(bpath, tmp_path / "ad")["h.0.attn.c_attn.weight"]
+    w, d = base["h.0.attn.c_attn.weight"].astype(float), (b.astype(float) @ a.astype(float)).T
+    assert rec.matrix_shape == (32, 24)
+    assert rec["cosine"] == pytest.approx(np.sum(w * (w + d)) / np.linalg.norm(w) / np.linalg.norm(w + d), rel=1e-12)
+
+
+def test_sample_adapter_agrees_with_the_merged_sample_checkpoint() -> None:
+    # tuned.safetensors holds base + the adapter's update of layers.0.self_attn.q_proj (stored in F32):
+    # the explicit difference and the exact low-rank route must tell the same story.
+    name = "model.layers.0.self_attn.q_proj.weight"
+    merged = diff(SAMPLES / "diff" / "base.safetensors", SAMPLES / "diff" / "tuned.safetensors", DiffOptions(lora_ranks=(4,)))[name]
+    lora = diff(SAMPLES / "diff" / "base.safetensors", SAMPLES / "adapter", DiffOptions(lora_ranks=(4,)))[name]
+    assert merged["delta_numerical_rank"] == lora["delta_numerical_rank"] == 4
+    assert merged["rel_change"] == pytest.approx(lora["rel_change"], rel=1e-6)
+    assert merged["cosine"] == pytest.approx(lora["cosine"], rel=1e-9)
+    np.testing.assert_allclose(merged["delta_top_sigma"][:4], lora["delta_top_sigma"][:4], rtol=1e-6)
+
+
+def test_sample_adapter_diff_planted_properties() -> None:
+    report = diff(SAMPLES / "diff" / "base.safetensors", SAMPLES / "adapter")
+    ranks = {r.name: r["delta_numerical_rank"] for r in report}
+    assert ranks == {
+        "model.embed_tokens.weight": 8,
+        "model.layers.0.self_attn.q_proj.weight": 4,
+        "model.layers.0.self_attn.v_proj.weight": 2,
+        "model.layers.1.self_attn.q_proj.weight": 0,
+        "model.layers.1.self_attn.v_proj.weight": 8,
+    }
+    assert report.summary.identical == 1 and report.summary.errors == 0
