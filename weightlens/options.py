@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, Literal, get_args
 
 from weightlens.errors import UsageError
 from weightlens.spectrum import Precision, SpectrumMode
@@ -31,11 +31,27 @@ def check_rank_spec(value: RankSpec, what: str = "rank") -> None:
         raise UsageError(f"{what}: expected an integer >= 1 or a fraction in (0, 1), got {value!r}")
 
 
+NMFMode = Literal["auto", "semi", "nonneg", "abs"]
+"""auto: nonneg for W ≥ 0, else semi; semi: F signed, G ≥ 0; nonneg: F, G ≥ 0 (W ≥ 0 only);
+abs: nonneg on |W|."""
+
+NMF_MODES: tuple[str, ...] = get_args(NMFMode)
+
+
 def resolve_rank(spec: RankSpec, p: int) -> int:
     """The rank a spec means for a matrix with p = min(m, n): min(k, p), or max(1, round(f·p))."""
     if isinstance(spec, float):
         return max(1, min(p, round(spec * p)))
     return min(spec, p)
+
+
+def default_nmf_rank(p: int) -> int:
+    """The NMF rank when none is asked for: min(32, p/2), at least 1."""
+    return max(1, min(32, p // 2))
+
+
+def _is_int(x: object) -> bool:
+    return isinstance(x, int) and not isinstance(x, bool)
 
 
 @dataclass(frozen=True)
@@ -55,6 +71,11 @@ class AnalysisOptions:
     near_zero_tau : τ of ``near_zero_fraction`` (|w| ≤ τ·rms).
     include, exclude : fnmatch globs on tensor names; a tensor is analyzed when it matches an
         include glob (or none are given) and no exclude glob.
+    nmf_ranks : ranks of the NMF pass; empty means min(32, p/2) (at least 1).
+    nmf_mode : which factorization the NMF pass runs (see :data:`NMFMode`).
+    nmf_max_iter, nmf_tol : NMF stops after nmf_max_iter iterations, or once its relative error
+        decreased by less than nmf_tol (relative) over 10 iterations.
+    seed : seed of every randomized step (the NMF starts); same seed, same report.
     """
 
     passes: tuple[str, ...] = ()
@@ -66,6 +87,11 @@ class AnalysisOptions:
     near_zero_tau: float = 1e-3
     include: tuple[str, ...] = ()
     exclude: tuple[str, ...] = ()
+    nmf_ranks: tuple[RankSpec, ...] = ()
+    nmf_mode: NMFMode = "auto"
+    nmf_max_iter: int = 200
+    nmf_tol: float = 1e-4
+    seed: int = 0
 
     def __post_init__(self) -> None:
         from weightlens.passes import DEFAULT_PASSES, PASSES
@@ -87,6 +113,16 @@ class AnalysisOptions:
             raise UsageError("full_spectrum: needs spectrum 'exact' (the fast spectrum computes only the top_k values and σmin)")
         if not 0.0 <= self.near_zero_tau < 1.0:
             raise UsageError(f"near_zero_tau: expected 0 <= tau < 1, got {self.near_zero_tau!r}")
+        for spec in self.nmf_ranks:
+            check_rank_spec(spec, "nmf_ranks")
+        if self.nmf_mode not in NMF_MODES:
+            raise UsageError(f"nmf_mode: expected one of {', '.join(NMF_MODES)}, got {self.nmf_mode!r}")
+        if not _is_int(self.nmf_max_iter) or self.nmf_max_iter < 1:
+            raise UsageError(f"nmf_max_iter: expected an integer >= 1, got {self.nmf_max_iter!r}")
+        if isinstance(self.nmf_tol, bool) or not isinstance(self.nmf_tol, (int, float)) or not 0.0 <= self.nmf_tol < 1.0:
+            raise UsageError(f"nmf_tol: expected 0 <= tol < 1, got {self.nmf_tol!r}")
+        if not _is_int(self.seed) or self.seed < 0:
+            raise UsageError(f"seed: expected an integer >= 0, got {self.seed!r}")
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)

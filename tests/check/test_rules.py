@@ -170,10 +170,21 @@ def test_max_nmf_ratio_takes_the_worst_rank() -> None:
     assert [(o.tensor, o.status, o.value) for o in outcomes] == [("bad", "fail", 1.6), ("good", "pass", 1.2), ("none", "skip", None)]
 
 
-@pytest.mark.skipif("nmf" in PASSES, reason="the nmf pass is available in this build")
-def test_nmf_rule_names_the_missing_pass() -> None:
-    with pytest.raises(UsageError, match="max_nmf_ratio needs the 'nmf' analysis pass"):
-        required_passes([RULES_BY_NAME["max_nmf_ratio"]])
+def test_max_nmf_ratio_end_to_end(rng, make_checkpoint) -> None:
+    """The rule runs the nmf pass and compares the worst nmf/svd ratio that analyze reports."""
+    from weightlens import AnalysisOptions, analyze
+
+    path = make_checkpoint({"w": gaussian(rng), "v": gaussian(rng)})
+    assert "nmf" in required_passes([RULES_BY_NAME["max_nmf_ratio"]])
+    worst = {
+        r.name: max(e["nmf_svd_ratio"] for e in r["nmf"])
+        for r in analyze(path, AnalysisOptions(passes=("health", "spectrum", "rank", "nmf")))
+    }
+    limit = (worst["w"] + worst["v"]) / 2
+    result = run_check(path, load_config({"max_nmf_ratio": limit}, pyproject=False))
+    failing = {v.tensor: v.value for v in result.violations}
+    assert set(failing) == {max(worst, key=worst.get)}
+    assert failing[max(worst, key=worst.get)] == pytest.approx(max(worst.values()))
 
 
 @pytest.mark.parametrize(

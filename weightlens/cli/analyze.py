@@ -34,6 +34,13 @@ class SpectrumChoice(str, Enum):
     fast = "fast"
 
 
+class NMFModeChoice(str, Enum):
+    auto = "auto"
+    semi = "semi"
+    nonneg = "nonneg"
+    abs = "abs"
+
+
 def analyze_cmd(
     paths: list[Path] = PATHS,
     format: Format = typer.Option(Format.table, "--format", "-f", help="table (rich, for people), json (one document) or jsonl (one object per tensor, streamed)."),
@@ -44,14 +51,23 @@ def analyze_cmd(
     top_k: int = typer.Option(8, "--top-k", min=1, help="Leading singular values to report."),
     svd_rank: list[str] = typer.Option([], "--svd-rank", help="Rank k (integer) or fraction of min(m,n) at which to report the optimal rank-k error; repeatable [default: 0.1, 0.25, 0.5].", show_default=False),
     full_spectrum: bool = typer.Option(False, "--full-spectrum", help="Include all singular values in JSON output."),
-    precision: PrecisionChoice = typer.Option(PrecisionChoice.auto, "--precision", help="auto picks the fastest route whose error stays below the storage noise (float64 Gram eigenvalues or float32 SVD for ≤16-bit storage, float64 SVD for F32/F64); float32/float64 force LAPACK's SVD in that dtype."),
+    precision: PrecisionChoice = typer.Option(PrecisionChoice.auto, "--precision", help="auto picks the fastest route whose error stays below the storage noise (float64 Gram eigenvalues or float32 SVD for ≤16-bit storage, float64 SVD for F32/F64); float32/float64 force LAPACK's SVD (and NMF) in that dtype."),
     spectrum: SpectrumChoice = typer.Option(SpectrumChoice.exact, "--spectrum", help="exact: all singular values; fast: only the top-k and σmin of matrices with min(m,n) ≥ 512 (Lanczos on the Gram matrix, with error bounds; reported as spectrum_exact: false)."),
     jobs: int | None = typer.Option(None, "--jobs", "-j", min=1, help="Tensors analyzed at once, in worker processes with cores/jobs BLAS threads each; 1 = in this process [default: all cores; small checkpoints run in this process].", show_default=False),
     scheduler: str | None = typer.Option(None, "--scheduler", help="Run on a Dask cluster: 'local' starts one here, tcp://HOST:PORT uses a running scheduler whose workers see the same checkpoint path (pip install 'weightlens[dask]').", show_default=False),
     near_zero_tau: float = typer.Option(1e-3, "--near-zero-tau", help="τ of near_zero_fraction: |w| ≤ τ·rms."),
+    nmf_rank: list[str] = typer.Option([], "--nmf-rank", help="NMF rank k (integer) or fraction of min(m,n); repeatable [default: min(32, min(m,n)/2)].", show_default=False),
+    nmf_mode: NMFModeChoice = typer.Option(
+        NMFModeChoice.auto,
+        "--nmf-mode",
+        help="semi: F signed, G ≥ 0 (for signed weights); nonneg: F, G ≥ 0 (for W ≥ 0; signed matrices are skipped); abs: nonneg NMF of |W|; auto: nonneg for W ≥ 0, semi otherwise.",
+    ),
+    nmf_max_iter: int = typer.Option(200, "--nmf-max-iter", min=1, help="Maximum NMF iterations."),
+    nmf_tol: float = typer.Option(1e-4, "--nmf-tol", help="NMF stops when its error decreased by less than this (relative) over 10 iterations."),
+    seed: int = typer.Option(0, "--seed", min=0, help="Seed of the randomized NMF starts; same seed, same report."),
     quiet: bool = QUIET,
 ) -> None:
-    """Analyze every weight matrix: rank, spectrum, condition number, sparsity.
+    """Analyze every weight matrix: rank, spectrum, condition number, sparsity, NMF error.
 
     A PEFT LoRA adapter (directory with adapter_model.safetensors, or a file of lora_A/lora_B
     pairs) gets one record per targeted module for its update ΔW = (alpha/r)·B·A, computed
@@ -70,6 +86,11 @@ def analyze_cmd(
         near_zero_tau=near_zero_tau,
         include=tuple(include),
         exclude=tuple(exclude),
+        nmf_ranks=tuple(parse_rank_spec(s, "--nmf-rank") for s in nmf_rank),
+        nmf_mode=nmf_mode.value,  # type: ignore[arg-type]
+        nmf_max_iter=nmf_max_iter,
+        nmf_tol=nmf_tol,
+        seed=seed,
         **kwargs,
     )
     guard_output(output, paths)

@@ -49,6 +49,20 @@ def _kappa(r: TensorRecord) -> Text:
     return Text(num(r["condition_number"]), style="yellow" if r["ill_conditioned"] else "")
 
 
+def _nmf_cell(key: str, digits: int) -> Callable[[TensorRecord], str | Text]:
+    """One number per NMF rank; "@k" follows each when there are several ranks."""
+
+    def cell(r: TensorRecord) -> str | Text:
+        entries = r["nmf"]
+        if not entries:
+            return Text("-", style="dim")
+        if len(entries) == 1:
+            return num(entries[0][key], digits)
+        return " ".join(f"{num(e[key], digits)}@{e['rank']}" for e in entries)
+
+    return cell
+
+
 def flags(r: TensorRecord) -> list[tuple[str, str]]:
     """(flag, style) pairs that describe what is wrong or special about a record."""
     out: list[tuple[str, str]] = []
@@ -76,6 +90,10 @@ def flags(r: TensorRecord) -> list[tuple[str, str]]:
         out.append(("rank-deficient", "yellow"))
     if r.get("dead_rows") or r.get("dead_cols"):
         out.append(("dead rows/cols", "yellow"))
+    if r.get("nmf_skipped"):
+        out.append(("no nmf: signed", "dim"))
+    elif any(e["input"] == "|W|" for e in r.get("nmf") or ()):
+        out.append(("nmf of |W|", "dim"))
     if r.kind == "reshaped":
         out.append(("reshaped", "dim"))
     return out
@@ -92,6 +110,8 @@ COLUMNS: list[Column] = [
     Column("σ1", "sigma_max", lambda r: num(r["sigma_max"])),
     Column("κ", "condition_number", _kappa),
     Column("zeros", "zero_fraction", lambda r: percent(r["zero_fraction"])),
+    Column("nmf err", "nmf", _nmf_cell("nmf_rel_error", 3)),
+    Column("nmf/svd", "nmf", _nmf_cell("nmf_svd_ratio", 4)),
 ]
 
 

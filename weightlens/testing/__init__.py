@@ -8,6 +8,7 @@ from weightlens.testing.encode import to_bf16_bits, to_f8_e4m3_bits, to_f8_e5m2_
 from weightlens.testing.planted import (
     geometric_spectrum,
     low_rank,
+    nonneg_low_rank,
     orthonormal,
     prune_2_4,
     prune_unstructured,
@@ -20,6 +21,7 @@ __all__ = [
     "encode",
     "geometric_spectrum",
     "low_rank",
+    "nonneg_low_rank",
     "orthonormal",
     "prune_2_4",
     "prune_unstructured",

@@ -23,6 +23,15 @@ def low_rank(rng: np.random.Generator, m: int, n: int, r: int, scale: float = 1.
     return with_spectrum(rng, m, n, np.linspace(scale, scale / 2, r))
 
 
+def nonneg_low_rank(rng: np.random.Generator, m: int, n: int, r: int, zero_fraction: float = 0.5) -> np.ndarray:
+    """A·B with A (m×r), B (r×n) ≥ 0: exponential entries, each zeroed with probability
+    ``zero_fraction``. Sparse factors make the planted factorization essentially unique (the usual
+    identifiability condition of NMF), so an NMF solver can be expected to recover it."""
+    a = rng.exponential(size=(m, r)) * (rng.random((m, r)) >= zero_fraction)
+    b = rng.exponential(size=(r, n)) * (rng.random((r, n)) >= zero_fraction)
+    return a @ b
+
+
 def geometric_spectrum(p: int, kappa: float, sigma_max: float = 1.0) -> np.ndarray:
     """p singular values decaying geometrically from sigma_max to sigma_max/kappa."""
     return sigma_max * np.geomspace(1.0, 1.0 / kappa, p)
