@@ -7,6 +7,7 @@ functions.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import fnmatch
 import functools
@@ -147,9 +148,10 @@ def iter_records(
         on_complete=None if on_complete is None else (lambda i: on_complete(jobs[i])),
         on_lost=_lost,
     )
-    for record in records:
-        record.file = given.get(record.file, record.file)
-        yield record
+    with contextlib.closing(records):  # a consumer that stops early stops the workers too
+        for record in records:
+            record.file = given.get(record.file, record.file)
+            yield record
 
 
 def _files(job: Job) -> tuple[Path, ...]:
@@ -198,8 +200,9 @@ def analyze(
     options = options or AnalysisOptions()
     p = plan(paths, options.include, options.exclude)
     records = []
-    for r in iter_records(p.jobs, options, workers=jobs, scheduler=scheduler):
-        if on_record is not None:
-            on_record(r)
-        records.append(r)
+    with contextlib.closing(iter_records(p.jobs, options, workers=jobs, scheduler=scheduler)) as results:
+        for r in results:
+            if on_record is not None:
+                on_record(r)
+            records.append(r)
     return Report(p.inputs(), options, records, summarize(records, p.excluded))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import closing
 from enum import Enum
 from pathlib import Path
 
@@ -98,11 +99,13 @@ def analyze_cmd(
     units = the_plan.jobs
     records: list[TensorRecord] = []
     with output_stream(output, keep_on_interrupt=format is Format.jsonl) as out, progress_bar(len(units), quiet) as advance:
-        for record in iter_records(units, options, workers=jobs, scheduler=scheduler, on_complete=lambda unit: advance(unit.name)):
-            records.append(record)
-            if format is Format.jsonl:
-                out.write(jsonl_line(record))
-                out.flush()
+        # closing(): Ctrl-C while a record is written still stops the workers at once
+        with closing(iter_records(units, options, workers=jobs, scheduler=scheduler, on_complete=lambda unit: advance(unit.name))) as results:
+            for record in results:
+                records.append(record)
+                if format is Format.jsonl:
+                    out.write(jsonl_line(record))
+                    out.flush()
         report = Report(the_plan.inputs(), options, records, summarize(records, the_plan.excluded))
         if format is Format.json:
             out.write(render_json(report))
