@@ -136,6 +136,7 @@ def test_fast_record_is_flagged_and_valid(tmp_path, big) -> None:  # type: ignor
     assert d["effective_rank"] is None and d["energy_rank_99"] is None
     assert [e["rel_error"] is None for e in d["svd_rel_error"]] == [False, True]
     assert d["condition_number"] == pytest.approx(40 / 0.5, rel=1e-4) and "sigma" not in d
+    assert d["alpha"] is None and d["alpha_quality"] == "partial_spectrum"  # no tail fit on the top 8
     exact = analyze_array(tmp_path, big, svd_ranks=(4, 0.5)).to_dict()
     assert exact["spectrum_exact"] is True and exact["svd_route"] == "gesdd"
     for key in ("sigma_max", "sigma_min", "fro_norm", "stable_rank", "condition_number"):

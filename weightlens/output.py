@@ -7,14 +7,14 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from weightlens.errors import UsageError
 
 
 @contextmanager
-def atomic_writer(path: str | os.PathLike[str], keep_on_interrupt: bool = False) -> Iterator[IO[str]]:
-    """Open a text stream whose content replaces ``path`` only when the block succeeds.
+def atomic_writer(path: str | os.PathLike[str], keep_on_interrupt: bool = False, binary: bool = False) -> Iterator[IO[Any]]:
+    """Open a text (with ``binary``, a bytes) stream whose content replaces ``path`` only when the block succeeds.
 
     Readers never see a half-written report: the data goes to a hidden temporary file in the
     same directory, which is flushed, synced and renamed over ``path`` at the end (an atomic
@@ -28,7 +28,7 @@ def atomic_writer(path: str | os.PathLike[str], keep_on_interrupt: bool = False)
         raise UsageError(f"{path}: cannot write the report, directory {directory} does not exist")
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
+        with os.fdopen(fd, "wb") if binary else os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
             yield f
             f.flush()
             os.fsync(f.fileno())

@@ -13,6 +13,7 @@ from weightlens.options import AnalysisOptions, parse_rank_spec
 from weightlens.passes import PASSES
 from weightlens.render.console import data_console
 from weightlens.render.json import jsonl_line, render_json
+from weightlens.render.markdown import render_markdown
 from weightlens.render.table import render_table
 from weightlens.report import Report, TensorRecord, summarize
 from weightlens.run import iter_records, plan
@@ -22,6 +23,7 @@ class Format(str, Enum):
     table = "table"
     json = "json"
     jsonl = "jsonl"
+    markdown = "markdown"
 
 
 class PrecisionChoice(str, Enum):
@@ -44,7 +46,7 @@ class NMFModeChoice(str, Enum):
 
 def analyze_cmd(
     paths: list[Path] = PATHS,
-    format: Format = typer.Option(Format.table, "--format", "-f", help="table (rich, for people), json (one document) or jsonl (one object per tensor, streamed)."),
+    format: Format = typer.Option(Format.table, "--format", "-f", help="table (rich, for people), json (one document), jsonl (one object per tensor, streamed) or markdown (a GitHub table for a pull-request comment)."),
     output: Path | None = OUTPUT,
     passes: str | None = typer.Option(None, "--passes", "-p", help=f"Comma-separated passes to run [default: all: {', '.join(PASSES)}]."),
     include: list[str] = INCLUDE,
@@ -111,5 +113,7 @@ def analyze_cmd(
             out.write(render_json(report))
         elif format is Format.table:
             render_table(report, data_console(out))
+        elif format is Format.markdown:
+            out.write(render_markdown(report))
     if report.summary.errors:
         raise typer.Exit(1)

@@ -25,6 +25,7 @@ from weightlens.render.console import data_console, message_console
 from weightlens.render.github import render_github
 from weightlens.render.json import dumps
 from weightlens.render.junit import render_junit
+from weightlens.render.markdown import render_check_markdown
 
 
 class Format(str, Enum):
@@ -32,6 +33,7 @@ class Format(str, Enum):
     json = "json"
     github = "github"
     junit = "junit"
+    markdown = "markdown"
 
 
 def _rule_option(rule: Rule) -> inspect.Parameter:
@@ -72,6 +74,7 @@ _MACHINE: dict[Format, Callable[[CheckResult], str]] = {
     Format.json: lambda result: dumps(result.to_dict()),
     Format.github: render_github,
     Format.junit: render_junit,
+    Format.markdown: render_check_markdown,
 }
 
 
@@ -91,7 +94,7 @@ def _write(result: CheckResult, format: Format, output: Path | None, quiet: bool
 def check_cmd(
     paths: list[Path] = PATHS,
     format: Format = typer.Option(
-        Format.table, "--format", "-f", help="table (violations, then one line), json, github (workflow annotations) or junit (XML)."
+        Format.table, "--format", "-f", help="table (violations, then one line), json, github (workflow annotations), junit (XML) or markdown (a pull-request comment)."
     ),
     output: Path | None = OUTPUT,
     junit_xml: Path | None = typer.Option(

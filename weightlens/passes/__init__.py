@@ -3,10 +3,10 @@
 To add a pass: write a module with a ``PASS = Pass(...)`` and list it here.
 """
 
-from weightlens.passes import condition, health, nmf, rank, sparsity, spectrum
+from weightlens.passes import alpha, condition, health, nmf, rank, sparsity, spectrum
 from weightlens.passes.base import Field, Pass, TensorContext
 
-PASSES: dict[str, Pass] = {p.name: p for p in (health.PASS, spectrum.PASS, rank.PASS, condition.PASS, sparsity.PASS, nmf.PASS)}
+PASSES: dict[str, Pass] = {p.name: p for p in (health.PASS, spectrum.PASS, rank.PASS, condition.PASS, alpha.PASS, sparsity.PASS, nmf.PASS)}
 """Every pass by name, in run order."""
 
 DEFAULT_PASSES: tuple[str, ...] = tuple(PASSES)

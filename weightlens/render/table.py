@@ -49,6 +49,22 @@ def _kappa(r: TensorRecord) -> Text:
     return Text(num(r["condition_number"]), style="yellow" if r["ill_conditioned"] else "")
 
 
+ALPHA_RANGE = (2.0, 6.0)
+"""WeightWatcher's reading of α: below 2 over-fit, above 6 under-trained (see the README glossary)."""
+
+
+def alpha_text(r: TensorRecord) -> Text:
+    """α to 2 decimals, yellow outside ALPHA_RANGE, with a dim "?" when the fit is not "good"."""
+    a = r["alpha"]
+    if a is None:
+        return Text("-", style="dim")
+    lo, hi = ALPHA_RANGE
+    text = Text(f"{a:.2f}", style="yellow" if a < lo or a > hi else "")
+    if r.get("alpha_quality") != "good":
+        text.append("?", style="dim")
+    return text
+
+
 def _nmf_cell(key: str, digits: int) -> Callable[[TensorRecord], str | Text]:
     """One number per NMF rank; "@k" follows each when there are several ranks."""
 
@@ -109,15 +125,30 @@ COLUMNS: list[Column] = [
     Column("srank", "stable_rank", lambda r: num(r["stable_rank"], 3)),
     Column("σ1", "sigma_max", lambda r: num(r["sigma_max"])),
     Column("κ", "condition_number", _kappa),
+    Column("α", "alpha", alpha_text),
     Column("zeros", "zero_fraction", lambda r: percent(r["zero_fraction"])),
     Column("nmf err", "nmf", _nmf_cell("nmf_rel_error", 3)),
     Column("nmf/svd", "nmf", _nmf_cell("nmf_svd_ratio", 4)),
 ]
 
 
+def table_rows(report: Report) -> list[TensorRecord]:
+    """The records a table lists: matrices, and tensors that could not be read."""
+    return [r for r in report.tensors if r.matrix_shape is not None or r.error]
+
+
+def shown_columns(rows: list[TensorRecord]) -> list[Column]:
+    """The columns at least one of the rows has a value for."""
+    return [c for c in COLUMNS if any(c.field in r.metrics for r in rows)]
+
+
+def shape_text(r: TensorRecord) -> str:
+    return "×".join(map(str, r.matrix_shape or r.shape))
+
+
 def analysis_table(report: Report) -> Table:
-    rows = [r for r in report.tensors if r.matrix_shape is not None or r.error]
-    shown = [c for c in COLUMNS if any(c.field in r.metrics for r in rows)]
+    rows = table_rows(report)
+    shown = shown_columns(rows)
     table = Table(title=None, box=None, header_style="bold", pad_edge=False)
     table.add_column("tensor", overflow="fold", no_wrap=True)
     table.add_column("shape", justify="right", no_wrap=True)
@@ -129,8 +160,7 @@ def analysis_table(report: Report) -> Table:
         cells: list[str | Text] = []
         for c in shown:
             cells.append(c.cell(r) if c.field in r.metrics else Text("-", style="dim"))
-        shape = "×".join(map(str, r.matrix_shape or r.shape))
-        table.add_row(Text(r.name), shape, r.dtype, *cells, _flags_cell(r))
+        table.add_row(Text(r.name), shape_text(r), r.dtype, *cells, _flags_cell(r))
     return table
 
 

@@ -1,0 +1,49 @@
+"""``weightlens plot``: per-matrix spectra and the depth overview as PNG or SVG files."""
+
+from __future__ import annotations
+
+import sys
+from enum import Enum
+from pathlib import Path
+
+import typer
+
+from weightlens.cli.common import EXCLUDE, INCLUDE, PATHS, QUIET, progress_bar
+from weightlens.cli.source import report_from
+from weightlens.errors import InputError, UsageError
+from weightlens.options import AnalysisOptions
+from weightlens.plot import plot_report, plotted_matrices, require_matplotlib, require_spectra
+
+
+class ImageFormat(str, Enum):
+    png = "png"
+    svg = "svg"
+
+
+def plot_cmd(
+    paths: list[Path] = typer.Argument(..., help="Checkpoints, or one JSON report saved with `analyze --format json --full-spectrum`.", show_default=False),
+    output: Path = typer.Option(..., "--output", "-o", help="Directory for the figures (created if missing).", show_default=False),
+    format: ImageFormat = typer.Option(ImageFormat.png, "--format", "-f", help="png or svg."),
+    include: list[str] = INCLUDE,
+    exclude: list[str] = EXCLUDE,
+    quiet: bool = QUIET,
+) -> None:
+    """Draw each matrix's spectrum and the metrics by layer depth (PNG or SVG).
+
+    Per matrix: the singular-value decay (log-log) with the energy ranks and the rank tolerance,
+    and the eigenvalue density with the fitted power-law tail. Writes DIR/overview.<format> and one DIR/<tensor>.<format> per matrix. Needs matplotlib:
+    pip install 'weightlens[plot]'.
+    """
+    require_matplotlib()
+    report, from_file = report_from(paths, AnalysisOptions(full_spectrum=True, include=tuple(include), exclude=tuple(exclude)), quiet)
+    if from_file:
+        try:
+            require_spectra(report)
+        except UsageError as e:
+            raise InputError(paths[0], str(e)) from None
+    with progress_bar(len(plotted_matrices(report)) + 1, quiet, label="plotting") as advance:
+        written = plot_report(report, output, format.value, on_file=lambda p: advance(p.name))
+    if not quiet:
+        print(f"wrote {len(written)} figures to {output}", file=sys.stderr)
+    if report.summary.errors:
+        raise typer.Exit(1)
