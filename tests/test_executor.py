@@ -201,18 +201,20 @@ def test_interrupt_stops_the_workers(tmp_path, monkeypatch) -> None:  # type: ig
     def interrupt(i: int) -> None:
         raise KeyboardInterrupt
 
+    before = set(multiprocessing.active_children())  # other tests' processes still shutting down are not ours
     with pytest.raises(KeyboardInterrupt):
         list(PoolExecutor(2).map_ordered(sleep_or_return, [0, 1, 2, 3], costs=[1, 0, 0, 0], on_complete=interrupt))
-    assert multiprocessing.active_children() == [] and not mark.exists()
+    assert set(multiprocessing.active_children()) <= before and not mark.exists()
 
 
 def test_interrupt_in_the_consumer_stops_the_workers(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     mark = tmp_path / "finished"
     monkeypatch.setenv("WEIGHTLENS_TEST_MARK", str(mark))
+    before = set(multiprocessing.active_children())
     with pytest.raises(KeyboardInterrupt), closing(PoolExecutor(2).map_ordered(sleep_or_return, [1, 0, 2])) as results:
         for _ in results:
             raise KeyboardInterrupt
-    assert multiprocessing.active_children() == [] and not mark.exists()
+    assert set(multiprocessing.active_children()) <= before and not mark.exists()
 
 
 # ---------------------------------------------------------------- same report whatever runs it
