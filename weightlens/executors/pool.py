@@ -76,8 +76,13 @@ class _PoolBackend:
             self._stop()
 
     def _stop(self) -> None:
-        """Cancel what has not started, then terminate the workers (SIGTERM, SIGKILL after a grace period)."""
+        """Cancel what has not started, then terminate the workers (SIGTERM, SIGKILL after a grace period).
+
+        The pool's manager thread reaps the dead workers too; it is waited for, so that no
+        worker counts as alive (reaped by one thread, its exit code not yet stored) on return.
+        """
         processes = list((getattr(self.pool, "_processes", None) or {}).values())
+        manager = getattr(self.pool, "_executor_manager_thread", None)
         self.pool.shutdown(wait=False, cancel_futures=True)
         for p in processes:
             if p.is_alive():
@@ -87,6 +92,8 @@ class _PoolBackend:
             if p.is_alive():
                 p.kill()
                 p.join()
+        if manager is not None:
+            manager.join(TERMINATE_GRACE)
 
 
 class PoolExecutor(Executor[T, R]):
