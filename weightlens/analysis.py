@@ -20,6 +20,21 @@ NON_FINITE = "non-finite"
 """The ``skipped`` reason of a matrix holding NaN or Inf."""
 
 
+def blank_record(info: TensorInfo) -> TensorRecord:
+    """A tensor's record before any pass ran: identity, matrix view, why it has none."""
+    layout = layout_of(info)
+    return TensorRecord(
+        name=info.name,
+        file=str(info.file),
+        dtype=info.dtype,
+        shape=info.shape,
+        parameters=info.parameters,
+        kind=layout.kind,
+        matrix_shape=layout.matrix_shape,
+        skipped=layout.reason,
+    )
+
+
 def analyze_tensor(info: TensorInfo | Unreadable, options: AnalysisOptions) -> TensorRecord:
     """Run the selected passes on one tensor.
 
@@ -30,16 +45,7 @@ def analyze_tensor(info: TensorInfo | Unreadable, options: AnalysisOptions) -> T
     if isinstance(info, Unreadable):
         return TensorRecord(info.name, str(info.file), "unknown", (), 0, "unreadable", error=info.problem)
     layout = layout_of(info)
-    record = TensorRecord(
-        name=info.name,
-        file=str(info.file),
-        dtype=info.dtype,
-        shape=info.shape,
-        parameters=info.parameters,
-        kind=layout.kind,
-        matrix_shape=layout.matrix_shape,
-        skipped=layout.reason,
-    )
+    record = blank_record(info)
     if layout.kind == "unsupported":
         return record
     try:

@@ -6,7 +6,7 @@ from dataclasses import asdict, dataclass
 from typing import Any, Literal, get_args
 
 from weightlens.errors import UsageError
-from weightlens.spectrum import Precision
+from weightlens.spectrum import Precision, SpectrumMode
 
 RankSpec = int | float
 """A rank: an integer k ≥ 1, or a fraction 0 < f < 1 of p = min(m, n)."""
@@ -64,7 +64,10 @@ class AnalysisOptions:
     top_k : how many leading singular values to report (``top_sigma``).
     svd_ranks : ranks at which to report the optimal rank-k error ``svd_rel_error``.
     full_spectrum : also report all p singular values (``sigma``).
-    precision : dtype of the SVD; "auto" picks it from the storage dtype.
+    precision : "auto" picks the route per matrix from its storage dtype; "float32"/"float64"
+        force LAPACK's gesdd in that dtype.
+    spectrum : "exact" computes all singular values; "fast" only the top_k and σmin of large
+        matrices (Lanczos on the Gram matrix, flagged ``spectrum_exact: false``).
     near_zero_tau : τ of ``near_zero_fraction`` (|w| ≤ τ·rms).
     include, exclude : fnmatch globs on tensor names; a tensor is analyzed when it matches an
         include glob (or none are given) and no exclude glob.
@@ -80,6 +83,7 @@ class AnalysisOptions:
     svd_ranks: tuple[RankSpec, ...] = (0.1, 0.25, 0.5)
     full_spectrum: bool = False
     precision: Precision = "auto"
+    spectrum: SpectrumMode = "exact"
     near_zero_tau: float = 1e-3
     include: tuple[str, ...] = ()
     exclude: tuple[str, ...] = ()
@@ -103,6 +107,10 @@ class AnalysisOptions:
             check_rank_spec(spec, "svd_ranks")
         if self.precision not in ("auto", "float32", "float64"):
             raise UsageError(f"precision: expected auto, float32 or float64, got {self.precision!r}")
+        if self.spectrum not in ("exact", "fast"):
+            raise UsageError(f"spectrum: expected exact or fast, got {self.spectrum!r}")
+        if self.spectrum == "fast" and self.full_spectrum:
+            raise UsageError("full_spectrum: needs spectrum 'exact' (the fast spectrum computes only the top_k values and σmin)")
         if not 0.0 <= self.near_zero_tau < 1.0:
             raise UsageError(f"near_zero_tau: expected 0 <= tau < 1, got {self.near_zero_tau!r}")
         for spec in self.nmf_ranks:

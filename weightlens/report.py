@@ -216,7 +216,7 @@ def summarize(records: list[TensorRecord], excluded: int = 0, worst: int = 5) ->
                 continue
             if "singular" in r.metrics:
                 conds.append((r.name, r["condition_number"]))
-            if "rank_ratio" in r.metrics:
+            if r.get("rank_ratio") is not None:
                 ratios.append((r.name, r["rank_ratio"]))
         elif r.skipped:
             s.skipped += 1

@@ -7,13 +7,19 @@ functions.
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import fnmatch
+import functools
 import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
-from weightlens.analysis import analyze_tensor
+from weightlens.analysis import analyze_tensor, blank_record
 from weightlens.checkpoint import Checkpoint, TensorInfo, Unreadable, open_checkpoint
+from weightlens.executors import make_executor
+from weightlens.matrix import layout_of
 from weightlens.checkpoint.peft import LoraPair, pair_lora
 from weightlens.lora import analyze_lora
 from weightlens.options import AnalysisOptions
@@ -83,16 +89,81 @@ def analyze_job(job: Job, options: AnalysisOptions) -> TensorRecord:
     return analyze_lora(job, options) if isinstance(job, LoraPair) else analyze_tensor(job, options)
 
 
-def iter_records(jobs: Sequence[Job], options: AnalysisOptions) -> Iterator[TensorRecord]:
-    """Records for the jobs, in the given order, computed one at a time."""
-    for job in jobs:
-        yield analyze_job(job, options)
+def cost(job: Job) -> float:
+    """Relative work of a job: m·n·min(m, n) for a matrix (its SVD), its element count otherwise."""
+    if isinstance(job, LoraPair):
+        return float(job.a.parameters + job.b.parameters) * job.rank
+    if isinstance(job, Unreadable):
+        return 0.0
+    shape = layout_of(job).matrix_shape
+    return float(shape[0] * shape[1] * min(shape)) if shape else float(job.parameters)
+
+
+def _absolute(job: Job) -> Job:
+    """The job with absolute file paths (a Dask worker may run in another directory)."""
+    if isinstance(job, LoraPair):
+        return dataclasses.replace(job, a=_absolute(job.a), b=_absolute(job.b))  # type: ignore[arg-type]
+    return dataclasses.replace(job, file=Path(os.path.abspath(job.file)))
+
+
+def _lost(job: Job, problem: str) -> TensorRecord:
+    """The record of a job whose worker process died."""
+    message = f"not analyzed: {problem}"
+    if isinstance(job, TensorInfo):
+        record = blank_record(job)
+        record.error = message
+        return record
+    return TensorRecord(job.name, str(_files(job)[0]), "unknown", (), 0, "unreadable", error=message)
+
+
+def iter_records(
+    jobs: Sequence[Job],
+    options: AnalysisOptions,
+    *,
+    workers: int | None = None,
+    scheduler: str | None = None,
+    on_complete: Callable[[Job], None] | None = None,
+) -> Iterator[TensorRecord]:
+    """Records for the jobs, in the given order.
+
+    Parameters
+    ----------
+    jobs, options : what to analyze, and how.
+    workers : jobs run at once (``--jobs``; see :func:`weightlens.executors.make_executor`).
+    scheduler : None, "local" or a Dask scheduler address.
+    on_complete : called with each job as soon as it is done, in completion order.
+
+    Notes
+    -----
+    Workers get absolute file paths; the records keep the paths as given. A job whose worker
+    process died gets a record with ``error`` set.
+    """
+    costs = [cost(j) for j in jobs]
+    executor = make_executor(workers, scheduler, work=sum(costs))
+    given = {os.path.abspath(f): str(f) for j in jobs for f in _files(j)}
+    records = executor.map_ordered(
+        functools.partial(analyze_job, options=options),
+        [_absolute(j) for j in jobs],
+        costs=costs,
+        on_complete=None if on_complete is None else (lambda i: on_complete(jobs[i])),
+        on_lost=_lost,
+    )
+    with contextlib.closing(records):  # a consumer that stops early stops the workers too
+        for record in records:
+            record.file = given.get(record.file, record.file)
+            yield record
+
+
+def _files(job: Job) -> tuple[Path, ...]:
+    return (job.a.file, job.b.file) if isinstance(job, LoraPair) else (job.file,)
 
 
 def analyze(
     paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]],
     options: AnalysisOptions | None = None,
     *,
+    jobs: int | None = None,
+    scheduler: str | None = None,
     on_record: Callable[[TensorRecord], None] | None = None,
 ) -> Report:
     """Analyze the matrices of one or more safetensors checkpoints.
@@ -101,12 +172,18 @@ def analyze(
     ----------
     paths : a checkpoint path (file, sharded directory, index file) or several.
     options : what to compute; defaults to every pass with default settings.
+    jobs : tensors analyzed at once, each in its own worker process with cores/jobs BLAS
+        threads; None = all cores (in-process when the checkpoint is small); 1 = in-process.
+        With jobs ≠ 1 or a scheduler, call from under ``if __name__ == "__main__":`` (workers
+        are spawned, and import the main module).
+    scheduler : run on a Dask cluster instead: "local" starts one on this machine, an address
+        (tcp://HOST:PORT) connects to one whose workers see the same checkpoint paths.
     on_record : called with each record as soon as it is done (for streaming output).
 
     Returns
     -------
     Report
-        One record per selected tensor, in checkpoint order, and a summary.
+        One record per selected tensor, in checkpoint order (whatever runs them), and a summary.
 
     Raises
     ------
@@ -123,8 +200,9 @@ def analyze(
     options = options or AnalysisOptions()
     p = plan(paths, options.include, options.exclude)
     records = []
-    for r in iter_records(p.jobs, options):
-        if on_record is not None:
-            on_record(r)
-        records.append(r)
+    with contextlib.closing(iter_records(p.jobs, options, workers=jobs, scheduler=scheduler)) as results:
+        for r in results:
+            if on_record is not None:
+                on_record(r)
+            records.append(r)
     return Report(p.inputs(), options, records, summarize(records, p.excluded))

@@ -89,8 +89,8 @@ def test_interrupt_exits_130_and_keeps_whole_jsonl_lines(tmp_path, rng, monkeypa
 
     real = cli_analyze.iter_records
 
-    def interrupted(tensors, options):  # type: ignore[no-untyped-def]
-        for i, record in enumerate(real(tensors, options)):
+    def interrupted(tensors, options, **kwargs):  # type: ignore[no-untyped-def]
+        for i, record in enumerate(real(tensors, options, **kwargs)):
             if i == 2:
                 raise KeyboardInterrupt
             yield record

@@ -41,10 +41,13 @@ def read_tensor(info: TensorInfo) -> np.ndarray:
     start = info.offset - info.offset % mmap.ALLOCATIONGRANULARITY
     lead = info.offset - start
     try:
-        with open(info.file, "rb") as f, mmap.mmap(f.fileno(), lead + info.nbytes, offset=start, access=mmap.ACCESS_READ) as mm:
-            raw = np.frombuffer(mm, dtype=dtype.raw, count=count, offset=lead)
-            values = decode(dtype, raw)
-            del raw  # release the buffer export so the map can close
+        with open(info.file, "rb") as f:
+            mm = mmap.mmap(f.fileno(), lead + info.nbytes, offset=start, access=mmap.ACCESS_READ)
+        values = decode(dtype, np.frombuffer(mm, dtype=dtype.raw, count=count, offset=lead))
     except (OSError, ValueError) as e:
         raise InputError(info.file, f"cannot read tensor {info.name!r}: {e}") from None
+    # Not mm.close(): that raises BufferError while anything still holds a view of the map (a
+    # sampling profiler such as Dask's can keep a finished frame, and its locals, alive for a
+    # moment). Dropping the last reference unmaps it, normally right here.
+    del mm
     return values.reshape(info.shape)

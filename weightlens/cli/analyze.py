@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import closing
 from enum import Enum
 from pathlib import Path
 
@@ -31,6 +32,11 @@ class PrecisionChoice(str, Enum):
     float64 = "float64"
 
 
+class SpectrumChoice(str, Enum):
+    exact = "exact"
+    fast = "fast"
+
+
 class NMFModeChoice(str, Enum):
     auto = "auto"
     semi = "semi"
@@ -48,7 +54,10 @@ def analyze_cmd(
     top_k: int = typer.Option(8, "--top-k", min=1, help="Leading singular values to report."),
     svd_rank: list[str] = typer.Option([], "--svd-rank", help="Rank k (integer) or fraction of min(m,n) at which to report the optimal rank-k error; repeatable [default: 0.1, 0.25, 0.5].", show_default=False),
     full_spectrum: bool = typer.Option(False, "--full-spectrum", help="Include all singular values in JSON output."),
-    precision: PrecisionChoice = typer.Option(PrecisionChoice.auto, "--precision", help="dtype of the SVD and NMF; auto = float32 for ≤16-bit storage, float64 for F32/F64."),
+    precision: PrecisionChoice = typer.Option(PrecisionChoice.auto, "--precision", help="auto picks the fastest route whose error stays below the storage noise (float64 Gram eigenvalues or float32 SVD for ≤16-bit storage, float64 SVD for F32/F64); float32/float64 force LAPACK's SVD (and NMF) in that dtype."),
+    spectrum: SpectrumChoice = typer.Option(SpectrumChoice.exact, "--spectrum", help="exact: all singular values; fast: only the top-k and σmin of matrices with min(m,n) ≥ 512 (Lanczos on the Gram matrix, with error bounds; reported as spectrum_exact: false)."),
+    jobs: int | None = typer.Option(None, "--jobs", "-j", min=1, help="Tensors analyzed at once, in worker processes with cores/jobs BLAS threads each; 1 = in this process [default: all cores; small checkpoints run in this process].", show_default=False),
+    scheduler: str | None = typer.Option(None, "--scheduler", help="Run on a Dask cluster: 'local' starts one here, tcp://HOST:PORT uses a running scheduler whose workers see the same checkpoint path (pip install 'weightlens[dask]').", show_default=False),
     near_zero_tau: float = typer.Option(1e-3, "--near-zero-tau", help="τ of near_zero_fraction: |w| ≤ τ·rms."),
     nmf_rank: list[str] = typer.Option([], "--nmf-rank", help="NMF rank k (integer) or fraction of min(m,n); repeatable [default: min(32, min(m,n)/2)].", show_default=False),
     nmf_mode: NMFModeChoice = typer.Option(
@@ -76,6 +85,7 @@ def analyze_cmd(
         top_k=top_k,
         full_spectrum=full_spectrum,
         precision=precision.value,  # type: ignore[arg-type]
+        spectrum=spectrum.value,  # type: ignore[arg-type]
         near_zero_tau=near_zero_tau,
         include=tuple(include),
         exclude=tuple(exclude),
@@ -88,15 +98,16 @@ def analyze_cmd(
     )
     guard_output(output, paths)
     the_plan = plan(paths, options.include, options.exclude)
-    jobs = the_plan.jobs
+    units = the_plan.jobs
     records: list[TensorRecord] = []
-    with output_stream(output, keep_on_interrupt=format is Format.jsonl) as out, progress_bar(len(jobs), quiet) as advance:
-        for record in iter_records(jobs, options):
-            records.append(record)
-            if format is Format.jsonl:
-                out.write(jsonl_line(record))
-                out.flush()
-            advance(record.name)
+    with output_stream(output, keep_on_interrupt=format is Format.jsonl) as out, progress_bar(len(units), quiet) as advance:
+        # closing(): Ctrl-C while a record is written still stops the workers at once
+        with closing(iter_records(units, options, workers=jobs, scheduler=scheduler, on_complete=lambda unit: advance(unit.name))) as results:
+            for record in results:
+                records.append(record)
+                if format is Format.jsonl:
+                    out.write(jsonl_line(record))
+                    out.flush()
         report = Report(the_plan.inputs(), options, records, summarize(records, the_plan.excluded))
         if format is Format.json:
             out.write(render_json(report))

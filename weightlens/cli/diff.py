@@ -22,7 +22,7 @@ def diff_cmd(
     exclude: list[str] = EXCLUDE,
     lora_ranks: str = typer.Option("8,16,64", "--lora-ranks", help="Ranks r at which to report the best rank-r error of ΔW (comma-separated)."),
     top_k: int = typer.Option(8, "--top-k", min=1, help="Leading singular values of ΔW to report."),
-    precision: PrecisionChoice = typer.Option(PrecisionChoice.auto, "--precision", help="dtype of the SVDs; auto = float32 for ≤16-bit storage, float64 for F32/F64."),
+    precision: PrecisionChoice = typer.Option(PrecisionChoice.auto, "--precision", help="auto picks the fastest route whose error stays below the storage noise (float64 Gram eigenvalues or float32 SVD for ≤16-bit storage, float64 SVD for F32/F64); float32/float64 force LAPACK's SVD in that dtype."),
     quiet: bool = QUIET,
 ) -> None:
     """Compare two checkpoints tensor by tensor: how far each weight moved, the rank and spectrum

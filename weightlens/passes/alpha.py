@@ -13,21 +13,26 @@ from weightlens.passes.base import Field, Pass, TensorContext
 from weightlens.powerlaw import KS_CRITICAL, MIN_POINTS, MIN_TAIL_GOOD, fit_power_law
 
 
+_NO_FIT: dict[str, Any] = {
+    "alpha": None,
+    "alpha_stderr": None,
+    "alpha_xmin": None,
+    "alpha_ks_distance": None,
+    "alpha_n_tail": None,
+    "alpha_quality": "no_fit",
+}
+
+
 def run(ctx: TensorContext) -> dict[str, Any]:
     """α̂ = 1 + n/Σ ln(λ_i/xmin) over λ_i ≥ xmin, xmin minimising the KS distance; λ = σ² for σ > rank_tol."""
     sp = ctx.spectrum
+    if not sp.complete:  # --spectrum fast: the top k alone are not the tail's distribution
+        return {**_NO_FIT, "alpha_quality": "partial_spectrum"}
     # α is scale-free: fit λ/σ1² (σ² of F64 weights can overflow) and scale xmin back.
     s1 = sp.sigma_max
     fit = fit_power_law((sp.sigma[: sp.rank] / s1) ** 2) if s1 > 0 else None
     if fit is None:
-        return {
-            "alpha": None,
-            "alpha_stderr": None,
-            "alpha_xmin": None,
-            "alpha_ks_distance": None,
-            "alpha_n_tail": None,
-            "alpha_quality": "no_fit",
-        }
+        return _NO_FIT
     return {
         "alpha": fit.alpha,
         "alpha_stderr": fit.stderr,
@@ -53,8 +58,8 @@ PASS = Pass(
             "alpha_quality",
             "string",
             f"good; few_tail_points (n_tail < {MIN_TAIL_GOOD}); poor_fit (KS distance > {KS_CRITICAL}/√n_tail); "
-            f"no_fit (< {MIN_POINTS} nonzero eigenvalues)",
-            schema={"enum": ["good", "few_tail_points", "poor_fit", "no_fit"]},
+            f"no_fit (< {MIN_POINTS} nonzero eigenvalues); partial_spectrum (--spectrum fast computed only the top k σ)",
+            schema={"enum": ["good", "few_tail_points", "poor_fit", "no_fit", "partial_spectrum"]},
         ),
     ),
     run=run,

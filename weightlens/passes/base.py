@@ -99,4 +99,5 @@ class TensorContext:
     def spectrum(self) -> Spectrum:
         u_store = self.info.dtype_info.unit_roundoff
         assert u_store is not None, "spectral passes run on float tensors only"
-        return compute_spectrum(self.matrix, u_store, self.options.precision, max_abs=self.stats.max_abs)
+        o = self.options
+        return compute_spectrum(self.matrix, u_store, o.precision, max_abs=self.stats.max_abs, mode=o.spectrum, top_k=o.top_k)

@@ -29,7 +29,7 @@ ENTRY_SCHEMA: dict[str, Any] = {
             "svd_rel_error": {
                 "type": ["number", "null"],
                 "minimum": 0,
-                "description": "sqrt(Σ_{i>k}σi²/Σσi²) of W; null for |W| (the shared spectrum is W's)",
+                "description": "sqrt(Σ_{i>k}σi²/Σσi²) of W; null for |W| (the shared spectrum is W's) and with --spectrum fast",
             },
             "nmf_svd_ratio": {
                 "type": ["number", "null"],
@@ -103,15 +103,16 @@ def run(ctx: TensorContext) -> dict[str, Any]:
         x = np.abs(x)
     ranks = sorted({resolve_rank(s, sp.p) for s in opts.nmf_ranks} or {default_nmf_rank(sp.p)})
     tol, max_iter = opts.nmf_tol, opts.nmf_max_iter
+    full = sp if sp.complete else None  # --spectrum fast: the SVD errors at rank k are not known
     entries = []
     for k in ranks:
         seed = (opts.seed, k)
         if mode == "semi":
-            res = semi_nmf(x, k, tol=tol, max_iter=max_iter, seed=seed, sigma=sp.sigma)
-            entries.append(_entry(k, "semi", "W", res, sp))
+            res = semi_nmf(x, k, tol=tol, max_iter=max_iter, seed=seed, sigma=None if full is None else full.sigma)
+            entries.append(_entry(k, "semi", "W", res, full))
         else:
             res = nonneg_nmf(x, k, tol=tol, max_iter=max_iter, seed=seed)
-            entries.append(_entry(k, "nonneg", "|W|" if mode == "abs" else "W", res, None if mode == "abs" else sp))
+            entries.append(_entry(k, "nonneg", "|W|" if mode == "abs" else "W", res, None if mode == "abs" else full))
     return {"nmf": entries, "nmf_skipped": None}
 
 

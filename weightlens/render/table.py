@@ -32,9 +32,13 @@ class Column:
 
 
 def _rank(r: TensorRecord) -> str:
+    rank = r["numerical_rank"]
     if r.kind == "lora":
-        return f"{r['numerical_rank']}/r={r['lora_rank']}"
-    return f"{r['numerical_rank']}/{min(r.matrix_shape or (0, 0))}"
+        return f"{rank}/r={r['lora_rank']}"
+    p = min(r.matrix_shape or (0, 0))
+    if rank is None:  # --spectrum fast: only known to be < p
+        return f"<{p}/{p}"
+    return f"{rank}/{p}"
 
 
 def _kappa(r: TensorRecord) -> Text:
@@ -117,7 +121,7 @@ def _flags_cell(r: TensorRecord) -> Text:
 
 COLUMNS: list[Column] = [
     Column("rank", "numerical_rank", _rank),
-    Column("erank", "effective_rank", lambda r: f"{r['effective_rank']:.1f}"),
+    Column("erank", "effective_rank", lambda r: "-" if r["effective_rank"] is None else f"{r['effective_rank']:.1f}"),
     Column("srank", "stable_rank", lambda r: num(r["stable_rank"], 3)),
     Column("σ1", "sigma_max", lambda r: num(r["sigma_max"])),
     Column("κ", "condition_number", _kappa),

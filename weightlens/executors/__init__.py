@@ -1,0 +1,47 @@
+"""Where "analyze one tensor" runs: in this process, in worker processes, or on a Dask cluster.
+
+All executors share one interface, :meth:`Executor.map_ordered`, which yields results in task
+(checkpoint) order whatever order they complete in; the parallel ones start the costliest tasks
+first and keep at most twice as many tasks submitted as run at once, so at most ``workers``
+tensors are decoded at any time.
+"""
+
+from __future__ import annotations
+
+from weightlens.errors import UsageError
+from weightlens.executors.base import Executor, SerialExecutor
+from weightlens.executors.cluster import DaskExecutor, check_scheduler
+from weightlens.executors.pool import PoolExecutor, available_cores
+
+AUTO_SERIAL_WORK = 1e10
+"""Below this much work (Σ m·n·min(m, n) over the matrices, ≈ 1–2 s of LAPACK on one core) the
+default ``jobs`` runs in-process: starting worker processes (≈ 0.5 s to import numpy and scipy
+in each) would cost more than it saves."""
+
+
+def check_jobs(jobs: int | None) -> None:
+    if jobs is not None and (isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1):
+        raise UsageError(f"jobs: expected an integer >= 1, got {jobs!r}")
+
+
+def make_executor(jobs: int | None = None, scheduler: str | None = None, work: float = float("inf")) -> Executor:  # type: ignore[type-arg]
+    """The executor for a run.
+
+    Parameters
+    ----------
+    jobs : tasks at once; None = all available cores (in-process when ``work`` is small);
+        1 = in-process, serially.
+    scheduler : None (this machine), "local" (a Dask LocalCluster) or a Dask scheduler address.
+    work : the run's total work, Σ m·n·min(m, n), to decide whether workers pay off.
+    """
+    check_jobs(jobs)
+    if scheduler is not None:
+        check_scheduler(scheduler)
+        return DaskExecutor(scheduler, jobs)
+    n = available_cores() if jobs is None else jobs
+    if n == 1 or (jobs is None and work < AUTO_SERIAL_WORK):
+        return SerialExecutor()
+    return PoolExecutor(n)
+
+
+__all__ = ["AUTO_SERIAL_WORK", "DaskExecutor", "Executor", "PoolExecutor", "SerialExecutor", "available_cores", "check_jobs", "make_executor"]

@@ -1,0 +1,127 @@
+"""Worker processes on this machine (``--jobs N``).
+
+Workers are started with the "spawn" method (forking a process that runs BLAS threads is
+unsafe), ignore SIGINT (Ctrl-C reaches the parent, which stops them), and limit their BLAS
+threads so that workers × threads = cores: N single-matrix processes instead of N processes
+each starting a thread per core.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from typing import Any
+
+from weightlens.executors.base import Executor, Future, OnComplete, OnLost, R, T, run_ordered
+
+BLAS_THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "BLIS_NUM_THREADS", "VECLIB_MAXIMUM_THREADS")
+
+TERMINATE_GRACE = 5.0
+"""Seconds a worker gets to exit after SIGTERM before it is killed."""
+
+
+def available_cores() -> int:
+    """Cores this process may run on (its CPU affinity, which cgroups and taskset narrow)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def init_worker(threads: int) -> None:
+    """Worker start-up: ignore Ctrl-C, limit BLAS threads.
+
+    The limit is set twice: in the environment, for libraries loaded later, and through
+    threadpoolctl on the BLAS numpy and scipy have already loaded (the environment is read only
+    when a BLAS library is loaded, and unpickling this function has already imported numpy).
+    """
+    import threadpoolctl
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    for var in BLAS_THREAD_VARIABLES:
+        os.environ[var] = str(threads)
+    threadpoolctl.threadpool_limits(limits=threads)
+
+
+class _PoolBackend:
+    lost = (BrokenProcessPool,)
+    lost_kills_all = True
+
+    def __init__(self, workers: int, threads: int) -> None:
+        self.workers = workers
+        self.threads = threads
+        self.pool = self._start()
+
+    def _start(self) -> ProcessPoolExecutor:
+        return ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"), initializer=init_worker, initargs=(self.threads,))
+
+    def submit(self, fn: Callable[[Any], Any], task: Any) -> Future:
+        return self.pool.submit(fn, task)
+
+    def wait(self, futures: list[Future]) -> set[Future]:
+        return wait(futures, return_when=FIRST_COMPLETED).done  # type: ignore[arg-type,return-value]
+
+    def restart(self) -> None:
+        self._stop()
+        self.pool = self._start()
+
+    def close(self, ok: bool, unfinished: list[Future]) -> None:
+        if ok:
+            self.pool.shutdown(wait=True)
+        else:
+            self._stop()
+
+    def _stop(self) -> None:
+        """Cancel what has not started, then terminate the workers (SIGTERM, SIGKILL after a grace period).
+
+        The pool's manager thread reaps the dead workers too; it is waited for, so that no
+        worker counts as alive (reaped by one thread, its exit code not yet stored) on return.
+        """
+        processes = list((getattr(self.pool, "_processes", None) or {}).values())
+        manager = getattr(self.pool, "_executor_manager_thread", None)
+        self.pool.shutdown(wait=False, cancel_futures=True)
+        for p in processes:
+            if p.is_alive():
+                p.terminate()
+        for p in processes:
+            p.join(TERMINATE_GRACE)
+            if p.is_alive():
+                p.kill()
+                p.join()
+        if manager is not None:
+            manager.join(TERMINATE_GRACE)
+
+
+class PoolExecutor(Executor[T, R]):
+    """Runs tasks in ``workers`` spawned processes with ``threads`` BLAS threads each.
+
+    Parameters
+    ----------
+    workers : number of worker processes (≥ 1).
+    threads : BLAS threads per worker; default max(1, available cores // workers), counting
+        only the workers a run needs (no more than its tasks).
+    """
+
+    def __init__(self, workers: int, threads: int | None = None) -> None:
+        self.workers = workers
+        self.threads = threads
+
+    def map_ordered(
+        self,
+        fn: Callable[[T], R],
+        tasks: Sequence[T],
+        *,
+        costs: Sequence[float] | None = None,
+        on_complete: OnComplete | None = None,
+        on_lost: OnLost[T, R] | None = None,
+    ) -> Iterator[R]:
+        if not tasks:
+            return
+        workers = min(self.workers, len(tasks))
+        threads = self.threads or max(1, available_cores() // workers)
+        backend = _PoolBackend(workers, threads)
+        yield from run_ordered(backend, fn, tasks, 2 * workers, costs, on_complete, on_lost)
