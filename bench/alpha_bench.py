@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import logging
 import math
-import statistics
-import time
 import warnings
 from pathlib import Path
 
@@ -24,6 +22,7 @@ import numpy as np
 from weightlens import AnalysisOptions, analyze
 from weightlens.powerlaw import fit_power_law
 from weightlens.testing import encode, power_law_sample, to_bf16_bits, with_spectrum, write_safetensors
+from benchutil import median_time
 
 OUT = Path(__file__).resolve().parent / "out"
 
@@ -77,15 +76,6 @@ def weightlens_alphas(mats: dict[str, np.ndarray]) -> list[dict[str, float]]:
     rows = [{"alpha": r["alpha"], "xmin": r["alpha_xmin"], "n_tail": r["alpha_n_tail"], "D": r["alpha_ks_distance"], "quality": r["alpha_quality"]} for r in report.tensors]
     path.unlink()
     return rows
-
-
-def median_time(fn, repeat: int = 5) -> float:  # type: ignore[no-untyped-def]
-    times = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times)
 
 
 def main() -> str:

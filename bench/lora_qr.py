@@ -13,24 +13,14 @@ weight costs), their ratio, and the largest difference of the singular values re
 
 from __future__ import annotations
 
-import statistics
-import time
 
 import numpy as np
 
 from weightlens.lora import lowrank_spectrum
 from weightlens.spectrum import compute_spectrum
+from benchutil import median_time
 
 CASES = [(1024, 1024, 16, 5), (2048, 2048, 16, 3), (4096, 1024, 64, 3)]
-
-
-def median_time(fn, runs: int) -> float:  # type: ignore[no-untyped-def]
-    times = []
-    for _ in range(runs):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
 
 
 def main() -> None:

@@ -32,7 +32,6 @@ for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
 
 import argparse  # noqa: E402
 import json  # noqa: E402
-import platform  # noqa: E402
 import re  # noqa: E402
 import statistics  # noqa: E402
 import subprocess  # noqa: E402
@@ -47,6 +46,7 @@ import scipy  # noqa: E402
 
 from weightlens.nmf import nonneg_nmf  # noqa: E402
 from weightlens.testing import nonneg_low_rank  # noqa: E402
+from benchutil import machine  # noqa: E402
 
 K = 32
 TOL = 1e-4
@@ -211,18 +211,6 @@ def markdown(results: list[dict], meta: dict) -> str:
         rss = r["rss_mib"]
         lines.append(f"| {r['case']} | {fmt(rss['none'], '.0f')} | {fmt(rss['ours'], '.0f')} | {fmt(rss['sklearn'], '.0f')} |")
     return "\n".join(lines) + "\n"
-
-
-def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{cpu}, {os.cpu_count()} cores"
 
 
 def main() -> int:

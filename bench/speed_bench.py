@@ -56,6 +56,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from benchutil import machine
 
 HERE = Path(__file__).resolve().parent
 OUT = HERE / "out"
@@ -352,18 +353,6 @@ def fmt(x: float | None, spec: str) -> str:
 
 def ratio(a: float | None, b: float | None) -> float | None:
     return None if a is None or b is None or b == 0 else a / b
-
-
-def machine() -> str:
-    cpu = platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{cpu}, {os.cpu_count()} cores"
 
 
 def compare(layers: int, dtype: str, reps: int, tmp: Path, with_ww: bool) -> dict[str, Any]:

@@ -34,12 +34,14 @@ class Backend(Protocol):
 
     Attributes
     ----------
+    workers : tasks that run at once (the scheduling window is twice that).
     lost : exception types meaning "the worker running this task died".
     lost_kills_all : a dead worker fails every unfinished task (a broken process pool), so
         the culprit is found by rerunning them one at a time; False when the backend names
         the culprit itself (Dask's KilledWorker, raised after a task killed several workers).
     """
 
+    workers: int
     lost: tuple[type[BaseException], ...]
     lost_kills_all: bool
 
@@ -105,6 +107,28 @@ class SerialExecutor(Executor[T, R]):
             if on_complete is not None:
                 on_complete(i)
             yield result
+
+
+class BackendExecutor(Executor[T, R]):
+    """An executor that opens a :class:`Backend` per run and schedules it with :func:`run_ordered`."""
+
+    @abstractmethod
+    def open_backend(self, n_tasks: int) -> Backend:
+        """Start (or connect to) the workers for a run of ``n_tasks`` tasks."""
+
+    def map_ordered(
+        self,
+        fn: Callable[[T], R],
+        tasks: Sequence[T],
+        *,
+        costs: Sequence[float] | None = None,
+        on_complete: OnComplete | None = None,
+        on_lost: OnLost[T, R] | None = None,
+    ) -> Iterator[R]:
+        if not tasks:
+            return
+        backend = self.open_backend(len(tasks))
+        yield from run_ordered(backend, fn, tasks, 2 * backend.workers, costs, on_complete, on_lost)
 
 
 def run_ordered(

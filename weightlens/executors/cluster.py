@@ -10,11 +10,11 @@ cluster runs one single-threaded worker process per core.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable
 from typing import Any
 
 from weightlens.errors import UsageError
-from weightlens.executors.base import Executor, Future, OnComplete, OnLost, R, T, run_ordered
+from weightlens.executors.base import BackendExecutor, Future, R, T
 from weightlens.executors.pool import available_cores
 
 CONNECT_TIMEOUT = "30s"
@@ -40,7 +40,8 @@ def _distributed() -> Any:
 class _DaskBackend:
     lost_kills_all = False
 
-    def __init__(self, distributed: Any, client: Any, cluster: Any) -> None:
+    def __init__(self, distributed: Any, client: Any, cluster: Any, workers: int) -> None:
+        self.workers = workers
         self.distributed = distributed
         self.client = client
         self.cluster = cluster
@@ -65,7 +66,7 @@ class _DaskBackend:
                 self.cluster.close()
 
 
-class DaskExecutor(Executor[T, R]):
+class DaskExecutor(BackendExecutor[T, R]):
     """Runs tasks on a Dask cluster.
 
     Parameters
@@ -95,20 +96,9 @@ class DaskExecutor(Executor[T, R]):
         except (OSError, TimeoutError, ValueError) as e:
             raise UsageError(f"--scheduler {self.scheduler}: cannot connect to the Dask scheduler ({e})") from None
 
-    def map_ordered(
-        self,
-        fn: Callable[[T], R],
-        tasks: Sequence[T],
-        *,
-        costs: Sequence[float] | None = None,
-        on_complete: OnComplete | None = None,
-        on_lost: OnLost[T, R] | None = None,
-    ) -> Iterator[R]:
-        if not tasks:
-            return
+    def open_backend(self, n_tasks: int) -> _DaskBackend:
         distributed = _distributed()
         client, cluster = self._connect(distributed)
         if self.requested is None and cluster is None:
             self.workers = max(1, sum(client.nthreads().values()))
-        backend = _DaskBackend(distributed, client, cluster)
-        yield from run_ordered(backend, fn, tasks, 2 * self.workers, costs, on_complete, on_lost)
+        return _DaskBackend(distributed, client, cluster, self.workers)

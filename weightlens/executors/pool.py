@@ -11,12 +11,12 @@ from __future__ import annotations
 import multiprocessing
 import os
 import signal
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
-from weightlens.executors.base import Executor, Future, OnComplete, OnLost, R, T, run_ordered
+from weightlens.executors.base import BackendExecutor, Future, R, T
 
 BLAS_THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "BLIS_NUM_THREADS", "VECLIB_MAXIMUM_THREADS")
 
@@ -96,7 +96,7 @@ class _PoolBackend:
             manager.join(TERMINATE_GRACE)
 
 
-class PoolExecutor(Executor[T, R]):
+class PoolExecutor(BackendExecutor[T, R]):
     """Runs tasks in ``workers`` spawned processes with ``threads`` BLAS threads each.
 
     Parameters
@@ -110,18 +110,6 @@ class PoolExecutor(Executor[T, R]):
         self.workers = workers
         self.threads = threads
 
-    def map_ordered(
-        self,
-        fn: Callable[[T], R],
-        tasks: Sequence[T],
-        *,
-        costs: Sequence[float] | None = None,
-        on_complete: OnComplete | None = None,
-        on_lost: OnLost[T, R] | None = None,
-    ) -> Iterator[R]:
-        if not tasks:
-            return
-        workers = min(self.workers, len(tasks))
-        threads = self.threads or max(1, available_cores() // workers)
-        backend = _PoolBackend(workers, threads)
-        yield from run_ordered(backend, fn, tasks, 2 * workers, costs, on_complete, on_lost)
+    def open_backend(self, n_tasks: int) -> _PoolBackend:
+        workers = min(self.workers, n_tasks)
+        return _PoolBackend(workers, self.threads or max(1, available_cores() // workers))
