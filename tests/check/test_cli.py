@@ -177,3 +177,10 @@ def test_schema_command_prints_the_check_schema(cli) -> None:
     result = cli("schema", "check")
     assert result.exit_code == 0
     assert json.loads(result.stdout) == shipped_schema("check")
+
+
+def test_jobs_run_the_check_in_workers_with_the_same_result(cli) -> None:
+    args = ("check", TINY, "--max-condition", "1e4", "--min-rank-ratio", "0.9", "-f", "json")
+    serial, parallel = cli(*args, "-j", "1"), cli(*args, "-j", "2")
+    assert serial.exit_code == parallel.exit_code == 1
+    assert json.loads(serial.stdout)["violations"] == json.loads(parallel.stdout)["violations"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -49,9 +50,12 @@ class CheckRun:
         baseline: Baseline | None = None,
         include: Sequence[str] = (),
         exclude: Sequence[str] = (),
+        *,
+        jobs: int | None = None,
     ) -> None:
         self.started = time.perf_counter()
         self.config = config
+        self.jobs = jobs
         self.rules = config.active_rules(baseline is not None)
         if not self.rules:
             raise UsageError("every rule is off; nothing to check")
@@ -69,12 +73,13 @@ class CheckRun:
         return len(self.plan.tensors)
 
     def execute(self, on_record: Callable[[TensorRecord], None] | None = None) -> CheckResult:
-        """Analyze the tensors one at a time (``on_record`` after each) and evaluate the rules."""
+        """Analyze the tensors (``on_record`` after each, in checkpoint order) and evaluate the rules."""
         records = []
-        for record in iter_records(self.plan.tensors, self.options):
-            records.append(record)
-            if on_record is not None:
-                on_record(record)
+        with contextlib.closing(iter_records(self.plan.tensors, self.options, workers=self.jobs)) as results:
+            for record in results:
+                records.append(record)
+                if on_record is not None:
+                    on_record(record)
         outcomes = evaluate(records, self.config, self.baseline)
         return CheckResult(
             inputs=self.plan.inputs(),
@@ -94,6 +99,7 @@ def run_check(
     baseline: Baseline | PathLike | None = None,
     include: Sequence[str] = (),
     exclude: Sequence[str] = (),
+    jobs: int | None = None,
 ) -> CheckResult:
     """Check the weights of one or more checkpoints against rules.
 
@@ -104,6 +110,8 @@ def run_check(
         every tensor readable). Use :func:`weightlens.check.load_config` to read pyproject.toml.
     baseline : an earlier ``analyze --format json`` report (path or loaded) for the change rules.
     include, exclude : fnmatch globs selecting tensors by name (applied to the baseline too).
+    jobs : tensors analyzed at once, as in :func:`weightlens.analyze` (None: all cores when the
+        checkpoint is large enough to pay for worker processes).
 
     Returns
     -------
@@ -125,4 +133,4 @@ def run_check(
         paths = [paths]
     if baseline is not None and not isinstance(baseline, Baseline):
         baseline = load_baseline(Path(baseline))
-    return CheckRun(paths, config or CheckConfig(), baseline, include, exclude).execute()
+    return CheckRun(paths, config or CheckConfig(), baseline, include, exclude, jobs=jobs).execute()

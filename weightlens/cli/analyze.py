@@ -8,7 +8,7 @@ from pathlib import Path
 
 import typer
 
-from weightlens.cli.common import EXCLUDE, INCLUDE, OUTPUT, PATHS, QUIET, guard_output, output_stream, progress_bar, split_list
+from weightlens.cli.common import EXCLUDE, INCLUDE, JOBS, OUTPUT, PATHS, QUIET, guard_output, output_stream, progress_bar, split_list
 from weightlens.options import AnalysisOptions, parse_rank_spec
 from weightlens.passes import PASSES
 from weightlens.render.console import data_console
@@ -56,7 +56,7 @@ def analyze_cmd(
     full_spectrum: bool = typer.Option(False, "--full-spectrum", help="Include all singular values in JSON output."),
     precision: PrecisionChoice = typer.Option(PrecisionChoice.auto, "--precision", help="auto picks the fastest route whose error stays below the storage noise (float64 Gram eigenvalues or float32 SVD for ≤16-bit storage, float64 SVD for F32/F64); float32/float64 force LAPACK's SVD (and NMF) in that dtype."),
     spectrum: SpectrumChoice = typer.Option(SpectrumChoice.exact, "--spectrum", help="exact: all singular values; fast: only the top-k and σmin of matrices with min(m,n) ≥ 512 (Lanczos on the Gram matrix, with error bounds; reported as spectrum_exact: false)."),
-    jobs: int | None = typer.Option(None, "--jobs", "-j", min=1, help="Tensors analyzed at once, in worker processes with cores/jobs BLAS threads each; 1 = in this process [default: all cores; small checkpoints run in this process].", show_default=False),
+    jobs: int | None = JOBS,
     scheduler: str | None = typer.Option(None, "--scheduler", help="Run on a Dask cluster: 'local' starts one here, tcp://HOST:PORT uses a running scheduler whose workers see the same checkpoint path (pip install 'weightlens[dask]').", show_default=False),
     near_zero_tau: float = typer.Option(1e-3, "--near-zero-tau", help="τ of near_zero_fraction: |w| ≤ τ·rms."),
     nmf_rank: list[str] = typer.Option([], "--nmf-rank", help="NMF rank k (integer) or fraction of min(m,n); repeatable [default: min(32, min(m,n)/2)].", show_default=False),

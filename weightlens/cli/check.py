@@ -18,7 +18,7 @@ from rich.markup import escape
 from weightlens.check import RULES, CheckRun, load_baseline, load_config
 from weightlens.check.result import CheckResult
 from weightlens.check.rules import Rule
-from weightlens.cli.common import EXCLUDE, INCLUDE, OUTPUT, PATHS, QUIET, guard_output, output_stream, progress_bar
+from weightlens.cli.common import EXCLUDE, INCLUDE, JOBS, OUTPUT, PATHS, QUIET, guard_output, output_stream, progress_bar
 from weightlens.output import atomic_writer
 from weightlens.render.check_table import render_check_table, summary_line
 from weightlens.render.console import data_console, message_console
@@ -118,6 +118,7 @@ def check_cmd(
     include: list[str] = INCLUDE,
     exclude: list[str] = EXCLUDE,
     quiet: bool = QUIET,
+    jobs: int | None = JOBS,
     **limits: Any,
 ) -> None:
     r"""Check the weights against rules: exit 0 when all pass, 1 on a violation, 2 on an error.
@@ -131,7 +132,7 @@ def check_cmd(
     guard_output(output, paths)
     if junit_xml is not None:
         guard_output(junit_xml, paths)
-    run = CheckRun(paths, settings, load_baseline(baseline) if baseline else None, include, exclude)
+    run = CheckRun(paths, settings, load_baseline(baseline) if baseline else None, include, exclude, jobs=jobs)
     with progress_bar(run.total, quiet, "checking") as advance:
         result = run.execute(lambda r: advance(r.name))
     if junit_xml is not None:

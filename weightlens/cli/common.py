@@ -20,6 +20,14 @@ INCLUDE = typer.Option([], "--include", "-i", help="Only tensors whose name matc
 EXCLUDE = typer.Option([], "--exclude", "-e", help="Skip tensors whose name matches this glob (repeatable).", show_default=False)
 OUTPUT = typer.Option(None, "--output", "-o", help="Write the output to FILE (atomically) instead of stdout.", show_default=False)
 QUIET = typer.Option(False, "--quiet", "-q", help="No progress bar or notes on stderr.")
+JOBS = typer.Option(
+    None,
+    "--jobs",
+    "-j",
+    min=1,
+    help="Tensors analyzed at once, in worker processes with cores/jobs BLAS threads each; 1 = in this process [default: all cores; small checkpoints run in this process].",
+    show_default=False,
+)
 
 
 def split_list(text: str | None) -> tuple[str, ...]:
