@@ -18,11 +18,11 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+from benchutil import median_time
 
 from weightlens import AnalysisOptions, analyze
 from weightlens.powerlaw import fit_power_law
 from weightlens.testing import encode, power_law_sample, to_bf16_bits, with_spectrum, write_safetensors
-from benchutil import median_time
 
 OUT = Path(__file__).resolve().parent / "out"
 

@@ -13,12 +13,11 @@ weight costs), their ratio, and the largest difference of the singular values re
 
 from __future__ import annotations
 
-
 import numpy as np
+from benchutil import median_time
 
 from weightlens.lora import lowrank_spectrum
 from weightlens.spectrum import compute_spectrum
-from benchutil import median_time
 
 CASES = [(1024, 1024, 16, 5), (2048, 2048, 16, 3), (4096, 1024, 64, 3)]
 

@@ -43,10 +43,10 @@ from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 import scipy  # noqa: E402
+from benchutil import machine  # noqa: E402
 
 from weightlens.nmf import nonneg_nmf  # noqa: E402
 from weightlens.testing import nonneg_low_rank  # noqa: E402
-from benchutil import machine  # noqa: E402
 
 K = 32
 TOL = 1e-4

@@ -18,10 +18,10 @@ from pathlib import Path
 
 from weightlens.analysis import analyze_tensor, blank_record
 from weightlens.checkpoint import Checkpoint, TensorInfo, Unreadable, open_checkpoint
-from weightlens.executors import make_executor
-from weightlens.matrix import layout_of
 from weightlens.checkpoint.peft import LoraPair, pair_lora
+from weightlens.executors import make_executor
 from weightlens.lora import analyze_lora
+from weightlens.matrix import layout_of
 from weightlens.options import AnalysisOptions
 from weightlens.report import FileEntry, InputEntry, Report, TensorRecord, summarize
 

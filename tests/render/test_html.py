@@ -16,8 +16,8 @@ from tests.conftest import HOSTILE_NAME
 from weightlens import AnalysisOptions, analyze
 from weightlens.render.html import html_report, styled
 from weightlens.render.json import render_json
-from weightlens.report_io import read_report
 from weightlens.render.table import alpha_text
+from weightlens.report_io import read_report
 
 
 class Page(HTMLParser):
