@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import stat
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -50,6 +53,35 @@ def test_output_file_is_written_atomically(ckpt, tmp_path) -> None:  # type: ign
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no temporary left
     result = runner.invoke(app, ["analyze", str(ckpt), "-o", str(ckpt)])
     assert result.exit_code == 2 and "refusing to write the report over an input" in result.stderr
+
+
+def test_output_file_permissions_follow_the_umask_or_the_replaced_file(ckpt, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    old = os.umask(0o027)
+    try:
+        new = tmp_path / "new.json"
+        assert runner.invoke(app, ["analyze", str(ckpt), "-f", "json", "-o", str(new), "-q"]).exit_code == 0
+        assert new.stat().st_mode & 0o777 == 0o640  # as open(path, "w") would make it, not mkstemp's 0o600
+        kept = tmp_path / "kept.json"
+        kept.write_text("{}")
+        kept.chmod(0o604)
+        assert runner.invoke(app, ["analyze", str(ckpt), "-f", "json", "-o", str(kept), "-q"]).exit_code == 0
+        assert kept.stat().st_mode & 0o777 == 0o604 and kept.read_text() != "{}"
+    finally:
+        os.umask(old)
+
+
+def test_output_to_a_fifo_is_written_not_replaced(ckpt, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """-o /dev/stdout, /dev/null or a FIFO: write into it; renaming a file over it would replace the device."""
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    received: list[bytes] = []
+    reader = threading.Thread(target=lambda: received.append(fifo.read_bytes()))
+    reader.start()
+    result = runner.invoke(app, ["analyze", str(ckpt), "-f", "json", "-o", str(fifo), "-q"])
+    reader.join(30)
+    assert result.exit_code == 0 and stat.S_ISFIFO(fifo.stat().st_mode)
+    validate_report(received[0].decode())
+    assert runner.invoke(app, ["analyze", str(ckpt), "-o", str(tmp_path)]).exit_code == 2  # a directory
 
 
 def test_filters(ckpt) -> None:  # type: ignore[no-untyped-def]
