@@ -23,6 +23,7 @@ from weightlens.executors import make_executor
 from weightlens.lora import analyze_lora
 from weightlens.matrix import layout_of
 from weightlens.options import AnalysisOptions
+from weightlens.passes import PASSES
 from weightlens.report import FileEntry, InputEntry, Report, TensorRecord, summarize
 
 Job = TensorInfo | Unreadable | LoraPair
@@ -89,14 +90,15 @@ def analyze_job(job: Job, options: AnalysisOptions) -> TensorRecord:
     return analyze_lora(job, options) if isinstance(job, LoraPair) else analyze_tensor(job, options)
 
 
-def cost(job: Job) -> float:
-    """Relative work of a job: m·n·min(m, n) for a matrix (its SVD), its element count otherwise."""
+def cost(job: Job, spectral: bool = True) -> float:
+    """Relative work of a job: m·n·min(m, n) for a matrix when ``spectral`` passes run (its SVD),
+    its element count otherwise (one elementwise scan)."""
     if isinstance(job, LoraPair):
         return float(job.a.parameters + job.b.parameters) * job.rank
     if isinstance(job, Unreadable):
         return 0.0
     shape = layout_of(job).matrix_shape
-    return float(shape[0] * shape[1] * min(shape)) if shape else float(job.parameters)
+    return float(shape[0] * shape[1] * min(shape)) if shape and spectral else float(job.parameters)
 
 
 def _absolute(job: Job) -> Job:
@@ -138,7 +140,8 @@ def iter_records(
     Workers get absolute file paths; the records keep the paths as given. A job whose worker
     process died gets a record with ``error`` set.
     """
-    costs = [cost(j) for j in jobs]
+    spectral = any(PASSES[name].scope == "matrix" for name in options.passes)
+    costs = [cost(j, spectral) for j in jobs]
     executor = make_executor(workers, scheduler, work=sum(costs))
     given = {os.path.abspath(f): str(f) for j in jobs for f in _files(j)}
     records = executor.map_ordered(
