@@ -25,10 +25,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 import scipy.linalg
-import scipy.sparse.linalg
 from scipy.linalg.blas import dsymv, dsyrk
 
 EPS64 = float(np.finfo(np.float64).eps)
@@ -98,13 +98,14 @@ def gesdd_sigma(tall: np.ndarray, dtype: np.dtype, exponent: int) -> tuple[np.nd
     return np.sort(sigma.astype(np.float64))[::-1].copy(), route
 
 
-def gram_extremes(matrix: np.ndarray, exponent: int, k: int, delta: float) -> tuple[np.ndarray, np.ndarray, float, float]:
+def gram_extremes(matrix: np.ndarray, exponent: int, k: int, delta: float) -> tuple[np.ndarray, np.ndarray, float, float] | None:
     """Top-k σ and σmin of matrix·2^-exponent with error bounds, by Lanczos on its Gram matrix.
 
     Returns
     -------
     (sigma, sigma_err, sigma_min, sigma_min_err) : the k largest values descending and a bound on
-        the error of each, σmin and its error estimate (scaled units).
+        the error of each, σmin and its error estimate (scaled units); None when a Lanczos
+        iteration does not converge.
 
     Notes
     -----
@@ -117,6 +118,15 @@ def gram_extremes(matrix: np.ndarray, exponent: int, k: int, delta: float) -> tu
     factorization means G is not numerically positive definite: σmin is below the resolution,
     reported as 0 ± √δ. Cost beyond G: p³/3 flops and O(p²) per Lanczos step.
     """
+    import scipy.sparse.linalg  # only --spectrum fast needs it (0.3 s of imports per process)
+
+    try:
+        return _gram_extremes(matrix, exponent, k, delta, scipy.sparse.linalg)
+    except scipy.sparse.linalg.ArpackNoConvergence:
+        return None
+
+
+def _gram_extremes(matrix: np.ndarray, exponent: int, k: int, delta: float, sla: Any) -> tuple[np.ndarray, np.ndarray, float, float]:
     g = gram(matrix, exponent)
     p = g.shape[0]
     v0 = np.random.default_rng(p).standard_normal(p)  # deterministic: same result in any process
@@ -124,8 +134,8 @@ def gram_extremes(matrix: np.ndarray, exponent: int, k: int, delta: float) -> tu
     def times_g(x: np.ndarray) -> np.ndarray:
         return dsymv(1.0, g, x, lower=0)
 
-    op = scipy.sparse.linalg.LinearOperator((p, p), matvec=times_g, dtype=np.float64)
-    lam, vecs = scipy.sparse.linalg.eigsh(op, k=k, which="LA", tol=LANCZOS_TOL, v0=v0)
+    op = sla.LinearOperator((p, p), matvec=times_g, dtype=np.float64)
+    lam, vecs = sla.eigsh(op, k=k, which="LA", tol=LANCZOS_TOL, v0=v0)
     order = np.argsort(lam)[::-1]
     lam, vecs = lam[order], vecs[:, order]
     resid = np.array([np.linalg.norm(times_g(vecs[:, i]) - lam[i] * vecs[:, i]) for i in range(k)])
@@ -141,8 +151,8 @@ def gram_extremes(matrix: np.ndarray, exponent: int, k: int, delta: float) -> tu
     def solve(x: np.ndarray) -> np.ndarray:
         return scipy.linalg.cho_solve((r, False), x, check_finite=False)
 
-    inv = scipy.sparse.linalg.LinearOperator((p, p), matvec=solve, dtype=np.float64)
-    vals, vec = scipy.sparse.linalg.eigsh(inv, k=1, which="LA", tol=LANCZOS_TOL, v0=v0)
+    inv = sla.LinearOperator((p, p), matvec=solve, dtype=np.float64)
+    vals, vec = sla.eigsh(inv, k=1, which="LA", tol=LANCZOS_TOL, v0=v0)
     mu, x = float(vals[0]), vec[:, 0]
     if not (mu > 0 and math.isfinite(mu)):
         return sigma, sigma_err, 0.0, math.sqrt(delta)

@@ -25,7 +25,6 @@ from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
-import scipy.sparse.linalg
 
 from weightlens import routes
 from weightlens.elementwise import pow2_scale
@@ -272,10 +271,7 @@ def compute_spectrum(
 
     fast = None
     if mode == "fast" and p >= max(FAST_MIN_P, 4 * top_k):
-        try:
-            fast = routes.gram_extremes(matrix, exponent, top_k, delta)
-        except scipy.sparse.linalg.ArpackNoConvergence:
-            pass  # the exact routes below cannot fail to converge silently
+        fast = routes.gram_extremes(matrix, exponent, top_k, delta)  # None: not converged, computed exactly below
     if fast is not None:
         top, top_err, s_min, s_min_err = fast
         return Spectrum(
