@@ -18,6 +18,8 @@ bounded by two matrices and ΔW, one pair at a time.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import math
 import os
 from collections.abc import Callable, Iterator
@@ -32,6 +34,7 @@ from weightlens.checkpoint import Checkpoint, TensorInfo, Unreadable, natural_ke
 from weightlens.checkpoint.peft import LoraPair, base_name, pair_lora
 from weightlens.elementwise import ElementStats, chunks, element_stats
 from weightlens.errors import InputError, UsageError
+from weightlens.executors import make_executor
 from weightlens.lora import lora_identity, pair_spectrum, read_factors
 from weightlens.matrix import as_matrix, layout_of
 from weightlens.passes import Field
@@ -39,7 +42,7 @@ from weightlens.passes import spectrum as spectrum_pass
 from weightlens.passes.condition import condition_number
 from weightlens.passes.rank import effective_rank
 from weightlens.report import SCHEMA_VERSION, FileEntry, InputEntry, MetricsAccess, jsonable
-from weightlens.run import selected
+from weightlens.run import cost, selected
 from weightlens.spectrum import Precision, Spectrum, SpectrumOverflow, compute_dtype_for, compute_spectrum, noise_from_norms, row_col_sq
 
 Status = Literal["paired", "only_in_base", "only_in_tuned"]
@@ -401,6 +404,12 @@ def _diff_lora(rec: DiffRecord, base: TensorInfo, pair: LoraPair, options: DiffO
     rec.metrics.update(_delta_fields(sp, options))
 
 
+def _status(job: DiffJob) -> Status:
+    if job.base is not None and job.tuned is not None:
+        return "paired"
+    return "only_in_base" if job.base is not None else "only_in_tuned"
+
+
 def diff_job(job: DiffJob, options: DiffOptions) -> DiffRecord:
     """Compare one name's tensors (a pure function of (job, options): safe for process pools).
 
@@ -419,7 +428,7 @@ def diff_job(job: DiffJob, options: DiffOptions) -> DiffRecord:
     first = base if base is not None else tuned
     rec = DiffRecord(
         name=job.name,
-        status="paired" if base is not None and tuned is not None else ("only_in_base" if base is not None else "only_in_tuned"),
+        status=_status(job),
         kind="lora" if isinstance(tuned, LoraPair) else "unreadable" if isinstance(first, Unreadable) else layout_of(first).kind,  # type: ignore[arg-type]
         tuned_name=tuned_name if tuned_name != job.name else None,
     )
@@ -505,10 +514,35 @@ def plan_diff(base: str | os.PathLike[str], tuned: str | os.PathLike[str], optio
     return DiffPlan(cb, ct, mode, tuple(chosen), len(jobs) - len(chosen), untargeted)
 
 
-def iter_diff(plan: DiffPlan, options: DiffOptions) -> Iterator[DiffRecord]:
-    """The records of a plan, in name order, computed one at a time."""
-    for job in plan.jobs:
-        yield diff_job(job, options)
+def _lost(job: DiffJob, problem: str) -> DiffRecord:
+    """The record of a job whose worker process died."""
+    return DiffRecord(job.name, _status(job), "unreadable", error=f"not compared: {problem}")
+
+
+def iter_diff(
+    plan: DiffPlan,
+    options: DiffOptions,
+    *,
+    workers: int | None = None,
+    on_complete: Callable[[DiffJob], None] | None = None,
+) -> Iterator[DiffRecord]:
+    """The records of a plan, in name order.
+
+    ``workers`` pairs are compared at once, in worker processes, as ``analyze --jobs`` does
+    (:func:`weightlens.executors.make_executor`; None: all cores when the work pays for them).
+    ``on_complete`` is called with each job as soon as it is done, in completion order.
+    """
+    jobs = list(plan.jobs)
+    costs = [cost(j.tuned if j.tuned is not None else j.base) for j in jobs]  # type: ignore[arg-type]
+    records = make_executor(workers, work=sum(costs)).map_ordered(
+        functools.partial(diff_job, options=options),
+        jobs,
+        costs=costs,
+        on_complete=None if on_complete is None else (lambda i: on_complete(jobs[i])),
+        on_lost=_lost,
+    )
+    with contextlib.closing(records):  # a consumer that stops early stops the workers too
+        yield from records
 
 
 @dataclass
@@ -648,6 +682,7 @@ def diff(
     tuned: str | os.PathLike[str],
     options: DiffOptions | None = None,
     *,
+    jobs: int | None = None,
     on_record: Callable[[DiffRecord], None] | None = None,
 ) -> DiffReport:
     """Compare two checkpoints, or a base checkpoint and a LoRA adapter.
@@ -657,6 +692,8 @@ def diff(
     base : the checkpoint before fine-tuning (file, sharded directory or index).
     tuned : the checkpoint after, or a PEFT LoRA adapter (directory or file).
     options : what to compute.
+    jobs : pairs compared at once in worker processes (None: all cores when the work pays for
+        them; 1: in this process). With jobs ≠ 1 call from under ``if __name__ == "__main__":``.
     on_record : called with each record as soon as it is done.
 
     Returns
@@ -673,8 +710,9 @@ def diff(
     options = options or DiffOptions()
     p = plan_diff(base, tuned, options)
     records = []
-    for r in iter_diff(p, options):
-        if on_record is not None:
-            on_record(r)
-        records.append(r)
+    with contextlib.closing(iter_diff(p, options, workers=jobs)) as results:
+        for r in results:
+            if on_record is not None:
+                on_record(r)
+            records.append(r)
     return report_of(p, options, records)

@@ -119,3 +119,18 @@ def test_shipped_schemas_equal_their_builders(which) -> None:  # type: ignore[no
 def test_schema_command_prints_the_diff_schema() -> None:
     result = runner.invoke(app, ["schema", "diff"])
     assert result.exit_code == 0 and json.loads(result.stdout) == shipped_schema("diff")
+
+
+@pytest.mark.parametrize("tuned", [TUNED, ADAPTER])
+def test_jobs_compare_in_workers_with_the_same_report(tuned: str) -> None:
+    """-j 2 runs the pairs in worker processes; records, order and values are those of -j 1."""
+    serial = runner.invoke(app, ["diff", BASE, tuned, "-f", "jsonl", "-j", "1"])
+    parallel = runner.invoke(app, ["diff", BASE, tuned, "-f", "jsonl", "-j", "2"])
+    assert serial.exit_code == parallel.exit_code == 0
+    a, b = ([json.loads(line) for line in r.stdout.splitlines()] for r in (serial, parallel))
+    assert [r["name"] for r in a] == [r["name"] for r in b] and len(a) >= 5
+    for x, y in zip(a, b, strict=True):
+        assert x.keys() == y.keys() and x["status"] == y["status"] and x.get("delta_numerical_rank") == y.get("delta_numerical_rank")
+        for key in ("rel_change", "delta_sigma_max", "sigma_max_base"):
+            if x.get(key) is not None:
+                assert y[key] == pytest.approx(x[key], rel=1e-9), (x["name"], key)

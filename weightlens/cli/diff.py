@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from contextlib import closing
 from pathlib import Path
 
 import typer
 
 from weightlens.cli.analyze import Format, PrecisionChoice
-from weightlens.cli.common import EXCLUDE, INCLUDE, OUTPUT, QUIET, guard_output, output_stream, progress_bar
+from weightlens.cli.common import EXCLUDE, INCLUDE, JOBS, OUTPUT, QUIET, guard_output, output_stream, progress_bar
 from weightlens.diff import DiffOptions, DiffRecord, iter_diff, parse_lora_ranks, plan_diff, report_of
 from weightlens.render.console import data_console
 from weightlens.render.diff import diff_jsonl_line, render_diff_json, render_diff_table
@@ -24,6 +25,7 @@ def diff_cmd(
     top_k: int = typer.Option(8, "--top-k", min=1, help="Leading singular values of ΔW to report."),
     precision: PrecisionChoice = typer.Option(PrecisionChoice.auto, "--precision", help="auto picks the fastest route whose error stays below the storage noise (float64 Gram eigenvalues or float32 SVD for ≤16-bit storage, float64 SVD for F32/F64); float32/float64 force LAPACK's SVD in that dtype."),
     quiet: bool = QUIET,
+    jobs: int | None = JOBS,
 ) -> None:
     """Compare two checkpoints tensor by tensor: how far each weight moved, the rank and spectrum
     of the update ΔW = W_tuned − W_base, and what it did to W's σ1, κ and effective rank.
@@ -45,12 +47,12 @@ def diff_cmd(
     the_plan = plan_diff(base, tuned, options)
     records: list[DiffRecord] = []
     with output_stream(output, keep_on_interrupt=format is Format.jsonl) as out, progress_bar(len(the_plan.jobs), quiet, label="comparing") as advance:
-        for record in iter_diff(the_plan, options):
-            records.append(record)
-            if format is Format.jsonl:
-                out.write(diff_jsonl_line(record))
-                out.flush()
-            advance(record.name)
+        with closing(iter_diff(the_plan, options, workers=jobs, on_complete=lambda job: advance(job.name))) as results:
+            for record in results:
+                records.append(record)
+                if format is Format.jsonl:
+                    out.write(diff_jsonl_line(record))
+                    out.flush()
         report = report_of(the_plan, options, records)
         if format is Format.json:
             out.write(render_diff_json(report))
