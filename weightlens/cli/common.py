@@ -10,6 +10,7 @@ from typing import IO
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from weightlens.errors import UsageError
@@ -25,7 +26,7 @@ JOBS = typer.Option(
     "--jobs",
     "-j",
     min=1,
-    help="Tensors analyzed at once, in worker processes with cores/jobs BLAS threads each; 1 = in this process [default: all cores; small checkpoints run in this process].",
+    help=escape("Tensors analyzed at once, in worker processes with cores/jobs BLAS threads each; 1 = in this process [default: all cores; small checkpoints run in this process]."),
     show_default=False,
 )
 
