@@ -259,12 +259,12 @@ def test_dask_local_cluster_gives_the_same_report(varied) -> None:  # type: igno
 
 def test_work_of_a_run_counts_svds_only_when_spectral_passes_run(tmp_path, rng, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     """An elementwise-only run (check's default rules) is one scan per tensor: it stays in-process."""
-    import weightlens.run as run_module
+    import weightlens.executors as executors
 
     path = write_safetensors(tmp_path / "w.safetensors", {"w": rng.standard_normal((300, 200)).astype(np.float32), "b": np.ones(7, np.float32)})
     seen: list[float] = []
-    real = run_module.make_executor
-    monkeypatch.setattr(run_module, "make_executor", lambda workers, scheduler, work: seen.append(work) or real(workers, scheduler, work))
+    real = executors.make_executor
+    monkeypatch.setattr(executors, "make_executor", lambda workers, scheduler, work: seen.append(work) or real(workers, scheduler, work))
     analyze(path, AnalysisOptions(passes=("health", "sparsity")))
     analyze(path, AnalysisOptions(passes=("health", "rank")))
     assert seen == [300 * 200 + 7, 300 * 200 * 200 + 7]

@@ -34,7 +34,7 @@ from weightlens.checkpoint import Checkpoint, TensorInfo, Unreadable, natural_ke
 from weightlens.checkpoint.peft import LoraPair, base_name, pair_lora
 from weightlens.elementwise import ElementStats, chunks, element_stats
 from weightlens.errors import InputError, UsageError
-from weightlens.executors import make_executor
+from weightlens.executors import map_tasks
 from weightlens.lora import lora_identity, pair_spectrum, read_factors
 from weightlens.matrix import as_matrix, layout_of
 from weightlens.passes import Field
@@ -532,17 +532,8 @@ def iter_diff(
     (:func:`weightlens.executors.make_executor`; None: all cores when the work pays for them).
     ``on_complete`` is called with each job as soon as it is done, in completion order.
     """
-    jobs = list(plan.jobs)
-    costs = [cost(j.tuned if j.tuned is not None else j.base) for j in jobs]  # type: ignore[arg-type]
-    records = make_executor(workers, work=sum(costs)).map_ordered(
-        functools.partial(diff_job, options=options),
-        jobs,
-        costs=costs,
-        on_complete=None if on_complete is None else (lambda i: on_complete(jobs[i])),
-        on_lost=_lost,
-    )
-    with contextlib.closing(records):  # a consumer that stops early stops the workers too
-        yield from records
+    costs = [cost(j.tuned if j.tuned is not None else j.base) for j in plan.jobs]  # type: ignore[arg-type]
+    return map_tasks(functools.partial(diff_job, options=options), plan.jobs, costs, workers=workers, on_complete=on_complete, on_lost=_lost)
 
 
 @dataclass

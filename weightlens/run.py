@@ -19,7 +19,7 @@ from pathlib import Path
 from weightlens.analysis import analyze_tensor, blank_record
 from weightlens.checkpoint import Checkpoint, TensorInfo, Unreadable, open_checkpoint
 from weightlens.checkpoint.peft import LoraPair, pair_lora
-from weightlens.executors import make_executor
+from weightlens.executors import map_tasks
 from weightlens.lora import analyze_lora
 from weightlens.matrix import layout_of
 from weightlens.options import AnalysisOptions
@@ -141,14 +141,14 @@ def iter_records(
     process died gets a record with ``error`` set.
     """
     spectral = any(PASSES[name].scope == "matrix" for name in options.passes)
-    costs = [cost(j, spectral) for j in jobs]
-    executor = make_executor(workers, scheduler, work=sum(costs))
     given = {os.path.abspath(f): str(f) for j in jobs for f in _files(j)}
-    records = executor.map_ordered(
+    records = map_tasks(
         functools.partial(analyze_job, options=options),
         [_absolute(j) for j in jobs],
-        costs=costs,
-        on_complete=None if on_complete is None else (lambda i: on_complete(jobs[i])),
+        [cost(j, spectral) for j in jobs],
+        workers=workers,
+        scheduler=scheduler,
+        on_complete=on_complete,
         on_lost=_lost,
     )
     with contextlib.closing(records):  # a consumer that stops early stops the workers too

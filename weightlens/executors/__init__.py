@@ -8,8 +8,11 @@ tensors are decoded at any time.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Callable, Iterator, Sequence
+
 from weightlens.errors import UsageError
-from weightlens.executors.base import Executor, SerialExecutor
+from weightlens.executors.base import Executor, OnLost, R, SerialExecutor, T
 from weightlens.executors.cluster import DaskExecutor, check_scheduler
 from weightlens.executors.pool import PoolExecutor, available_cores
 
@@ -44,4 +47,24 @@ def make_executor(jobs: int | None = None, scheduler: str | None = None, work: f
     return PoolExecutor(n)
 
 
-__all__ = ["AUTO_SERIAL_WORK", "DaskExecutor", "Executor", "PoolExecutor", "SerialExecutor", "available_cores", "check_jobs", "make_executor"]
+def map_tasks(
+    fn: Callable[[T], R],
+    tasks: Sequence[T],
+    costs: Sequence[float],
+    *,
+    workers: int | None = None,
+    scheduler: str | None = None,
+    on_complete: Callable[[T], None] | None = None,
+    on_lost: OnLost[T, R] | None = None,
+) -> Iterator[R]:
+    """fn(task) for each task, in task order, on the executor ``make_executor`` picks for the
+    total cost; ``on_complete`` gets each finished task. Closing the iterator early (or an
+    exception in the consumer) stops the workers."""
+    records = make_executor(workers, scheduler, work=sum(costs)).map_ordered(
+        fn, tasks, costs=costs, on_complete=None if on_complete is None else (lambda i: on_complete(tasks[i])), on_lost=on_lost
+    )
+    with contextlib.closing(records):
+        yield from records
+
+
+__all__ = ["AUTO_SERIAL_WORK", "DaskExecutor", "Executor", "PoolExecutor", "SerialExecutor", "available_cores", "check_jobs", "make_executor", "map_tasks"]
