@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.bounds import assert_same_report
 from weightlens import AnalysisOptions, analyze
 from weightlens.errors import UsageError
 from weightlens.executors import PoolExecutor, SerialExecutor, available_cores, make_executor
@@ -231,30 +232,17 @@ def varied(tmp_path, rng) -> Path:  # type: ignore[no-untyped-def]
     return write_safetensors(tmp_path / "varied.safetensors", tensors)
 
 
-def _same(a, b) -> None:  # type: ignore[no-untyped-def]
-    """Equal records; floats to rounding (BLAS sums in another order with another thread count)."""
-    assert [r.name for r in a] == [r.name for r in b]
-    for x, y in zip(a, b):
-        dx, dy = x.to_dict(), y.to_dict()
-        assert dx.keys() == dy.keys()
-        for k in dx:
-            if isinstance(dx[k], float) or (isinstance(dx[k], list) and dx[k] and isinstance(dx[k][0], float)):
-                assert dy[k] == pytest.approx(dx[k], rel=1e-9, abs=1e-300), (x.name, k)
-            elif k != "svd_rel_error":
-                assert dx[k] == dy[k], (x.name, k)
-
-
 def test_jobs_do_not_change_the_report(varied) -> None:  # type: ignore[no-untyped-def]
     options = AnalysisOptions(passes=("health", "spectrum", "rank", "condition", "sparsity"))
     serial = analyze(varied, options, jobs=1)
-    _same(serial, analyze(varied, options, jobs=2))
+    assert_same_report(serial, analyze(varied, options, jobs=2))
     assert [r.name for r in serial] == [f"layers.{i}.w" for i in range(7)] + ["norm"]
 
 
 def test_dask_local_cluster_gives_the_same_report(varied) -> None:  # type: ignore[no-untyped-def]
     pytest.importorskip("distributed")
     options = AnalysisOptions(passes=("spectrum", "rank", "condition"))
-    _same(analyze(varied, options, jobs=1), analyze(varied, options, jobs=2, scheduler="local"))
+    assert_same_report(analyze(varied, options, jobs=1), analyze(varied, options, jobs=2, scheduler="local"))
 
 
 def test_work_of_a_run_counts_svds_only_when_spectral_passes_run(tmp_path, rng, monkeypatch) -> None:  # type: ignore[no-untyped-def]
