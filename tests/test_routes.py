@@ -152,3 +152,30 @@ def test_fast_falls_back_to_exact_when_lanczos_does_not_converge(big, monkeypatc
     monkeypatch.setattr(scipy.sparse.linalg, "eigsh", no_convergence)
     sp = compute_spectrum(big, F32, mode="fast")
     assert sp.complete and sp.route == "gesdd"
+
+
+def test_gram_eigensolver_failure_falls_back_to_the_svd_of_w(tmp_path, rng, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """dsyev not converging on one matrix costs that matrix the Gram route, not the run."""
+    import scipy.linalg
+
+    from weightlens import AnalysisOptions, analyze
+    from weightlens.testing import encode, write_safetensors
+
+    real = scipy.linalg.eigvalsh
+
+    def fails_on_90(a, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if a.shape == (90, 90):
+            raise np.linalg.LinAlgError("the eigensolver did not converge")
+        return real(a, *args, **kwargs)
+
+    monkeypatch.setattr(scipy.linalg, "eigvalsh", fails_on_90)
+    ws = {"bad": rng.standard_normal((150, 90)), "good": rng.standard_normal((100, 60))}
+    path = write_safetensors(tmp_path / "m.safetensors", {k: encode(w, "BF16") for k, w in ws.items()})
+    report = analyze(path, AnalysisOptions(passes=("spectrum", "rank")), jobs=1)
+    bad, good = report["bad"], report["good"]
+    assert (bad["svd_route"], bad["svd_dtype"]) == ("gesdd", "float64") and good["svd_route"] == "gram"
+    x = stored(ws["bad"], "BF16")
+    sp = compute_spectrum(x.astype(np.float32), BF16)
+    assert sp.route == "gesdd" and sp.svd_error == 150 * EPS64 * sp.sigma_max
+    np.testing.assert_allclose(sp.sigma, reference(x), rtol=0, atol=sp.svd_error)  # within its bound
+    assert bad["numerical_rank"] == int(np.count_nonzero(reference(x) > bad["rank_tol"]))

@@ -13,7 +13,8 @@ Routes and their error bounds (absolute, on every σi; ‖·‖F of the scaled m
     ‖ΔG‖2 ≤ γ_m·‖W‖F² (γ_m ≈ m·u64), the eigensolver adds ≲ n·eps64·‖G‖2 ≤ n·eps64·‖W‖F², so
     |λ̂i − λi| ≤ δ = eps64·(m + n)·‖W‖F², hence |σ̂i − σi| ≤ min(√δ, δ/σ̂i): σ is resolved down to
     √δ (≈ 1e-6…1e-5·σ1 for LLM matrices), far below BF16/F16/F8 storage noise. λ̂ < 0 (σ below √δ)
-    is clamped to 0, which stays within the bound.
+    is clamped to 0, which stays within the bound. When ``dsyev`` does not converge
+    (``LinAlgError``), :func:`weightlens.spectrum.compute_spectrum` takes float64 ``gesdd`` instead.
 ``lanczos`` (``--spectrum fast``)
     The same float64 Gram matrix, then only its extreme eigenvalues: the top k by Lanczos on G,
     σmin by Lanczos on G⁻¹ through its Cholesky factor (:func:`gram_extremes`). Each value carries
@@ -78,7 +79,10 @@ def gram(matrix: np.ndarray, exponent: int) -> np.ndarray:
 
 
 def gram_sigma(matrix: np.ndarray, exponent: int) -> np.ndarray:
-    """All p singular values of matrix·2^-exponent by the Gram route, descending."""
+    """All p singular values of matrix·2^-exponent by the Gram route, descending.
+
+    Raises ``numpy.linalg.LinAlgError`` when the eigensolver does not converge.
+    """
     lam = scipy.linalg.eigvalsh(gram(matrix, exponent), lower=False, overwrite_a=True, check_finite=False, driver="ev")
     return np.sqrt(np.clip(lam, 0.0, None))[::-1].copy()
 

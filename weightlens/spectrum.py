@@ -12,7 +12,8 @@ the storage dtype can resolve (the routes and their bounds: :mod:`weightlens.rou
   resolution √δ, δ = eps64·(m + n)·‖W‖F², is at most storage_noise/10. Measured 1.2–3.5× faster
   than float32 ``gesdd`` from 32² to 4096² on one core, and its bound is tighter than float32's.
 - ``gesdd`` in float32 — other ≤ 16-bit data (error ≲ max(m,n)·eps32·σ1, below their storage
-  noise); in float64 — F32/F64 data, so F32 weights keep their full 2^-24 resolution.
+  noise); in float64 — F32/F64 data, so F32 weights keep their full 2^-24 resolution, and a matrix
+  whose Gram eigensolver did not converge (the record says ``gesdd``/``float64``).
 - ``lanczos`` — ``mode="fast"``: the same Gram matrix, but only its top-k and smallest
   eigenvalues, by Lanczos, each with an a-posteriori error bound (``complete`` is False).
 ``precision="float32"|"float64"`` forces ``gesdd`` in that dtype.
@@ -22,7 +23,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 
@@ -290,17 +291,12 @@ def compute_spectrum(
         )
 
     if precision == "auto" and u_store >= 2.0**-11 and GRAM_MARGIN * gram_resolution <= noise:
-        sigma = _scaled_back(routes.gram_sigma(matrix, exponent), scale, max_abs)
-        return Spectrum(
-            sigma=sigma,
-            route="gram",
-            compute_dtype="float64",
-            eps_compute=routes.EPS64,
-            svd_error=gram_resolution,
-            tol=max(noise, gram_resolution),
-            sigma_min_error=min(gram_resolution, delta * scale**2 / sigma[-1]) if sigma[-1] > 0 else gram_resolution,
-            **common,
-        )
+        try:
+            sigma = _scaled_back(routes.gram_sigma(matrix, exponent), scale, max_abs)
+        except np.linalg.LinAlgError:  # dsyev did not converge: the SVD of W itself, in float64 like the Gram route
+            dtype = np.dtype(np.float64)
+        else:
+            return _gram_spectrum(sigma, gram_resolution, delta * scale**2, noise, common)
 
     sigma, route = routes.gesdd_sigma(tall, dtype, exponent)
     sigma = _scaled_back(sigma, scale, max_abs)
@@ -313,6 +309,20 @@ def compute_spectrum(
         eps_compute=eps,
         svd_error=svd_error,
         tol=max(noise, svd_error),
+        **common,
+    )
+
+
+def _gram_spectrum(sigma: np.ndarray, resolution: float, delta: float, noise: float, common: dict[str, Any]) -> Spectrum:
+    """The Spectrum of the ``gram`` route: σ within √δ = ``resolution``, σp within min(√δ, δ/σ̂p)."""
+    return Spectrum(
+        sigma=sigma,
+        route="gram",
+        compute_dtype="float64",
+        eps_compute=routes.EPS64,
+        svd_error=resolution,
+        tol=max(noise, resolution),
+        sigma_min_error=min(resolution, delta / sigma[-1]) if sigma[-1] > 0 else resolution,
         **common,
     )
 
