@@ -6,6 +6,7 @@ import multiprocessing
 import os
 import random
 import time
+from concurrent.futures import wait as futures_wait
 from contextlib import closing
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from weightlens import AnalysisOptions, analyze
 from weightlens.errors import UsageError
 from weightlens.executors import PoolExecutor, SerialExecutor, available_cores, make_executor
 from weightlens.executors.base import run_ordered
+from weightlens.executors.pool import _PoolBackend
 from weightlens.testing import encode, low_rank, write_safetensors
 
 # ---------------------------------------------------------------- the scheduling loop, deterministically
@@ -183,6 +185,28 @@ def test_a_worker_killed_mid_task_gives_that_task_an_error_and_the_others_result
     out = list(PoolExecutor(2).map_ordered(die_on_three, list(range(6)), on_lost=lambda i, why: f"lost {i}: {why}"))
     assert out[:3] == [0, 1, 4] and out[4:] == [16, 25]
     assert out[3].startswith("lost 3: its worker process died")
+    assert multiprocessing.active_children() == []
+
+
+class _DiesBeforeNextSubmit(_PoolBackend):
+    """Every submit after the first waits until the first task's worker has died: the race of a
+    worker dying between two submits (the pool is broken when the next task is submitted), made certain."""
+
+    first = None
+
+    def submit(self, fn, task):  # type: ignore[no-untyped-def]
+        if self.first is not None:
+            futures_wait([self.first])
+        future = super().submit(fn, task)
+        self.first = self.first or future
+        return future
+
+
+@pytest.mark.parametrize("window", [2, 4])
+def test_a_worker_dying_before_a_submit_costs_only_its_task(window: int) -> None:
+    backend = _DiesBeforeNextSubmit(2, 1)
+    out = list(run_ordered(backend, die_on_three, [3, 0, 1, 2, 4, 5], window, on_lost=lambda i, why: f"lost {i}"))
+    assert out == ["lost 3", 0, 1, 4, 16, 25]
     assert multiprocessing.active_children() == []
 
 

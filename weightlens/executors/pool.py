@@ -8,6 +8,7 @@ each starting a thread per core.
 
 from __future__ import annotations
 
+import concurrent.futures
 import multiprocessing
 import os
 import signal
@@ -60,7 +61,14 @@ class _PoolBackend:
         return ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"), initializer=init_worker, initargs=(self.threads,))
 
     def submit(self, fn: Callable[[Any], Any], task: Any) -> Future:
-        return self.pool.submit(fn, task)
+        """``pool.submit``; into a pool a worker died in since the last wait, a future failed with
+        BrokenProcessPool, so that the task is rerun like the others in flight (not an error of the run)."""
+        try:
+            return self.pool.submit(fn, task)
+        except BrokenProcessPool as e:
+            failed: concurrent.futures.Future[Any] = concurrent.futures.Future()
+            failed.set_exception(e)
+            return failed
 
     def wait(self, futures: list[Future]) -> set[Future]:
         return wait(futures, return_when=FIRST_COMPLETED).done  # type: ignore[arg-type,return-value]
