@@ -35,6 +35,12 @@ def _rel(err: float, value: float) -> float:
     return err / (value - err) if value > err else math.inf
 
 
+def effective_rank_bound(erank: float, rank: int, e: float, fro: float, tol: float) -> float:
+    """|Δ erank| when every σi moves by ≤ e: erank·(exp(|dH|) − 1), |dH| ≤ (2·r·e/‖W‖F)·ln(√r·‖W‖F/tol)."""
+    log_ratio = math.log(max(math.sqrt(rank) * fro / tol, 1.0)) if tol > 0 else math.inf
+    return erank * math.expm1(2 * rank * e / fro * log_ratio)
+
+
 def _spectral(d: dict[str, Any]) -> dict[str, Any]:
     """Bounds of the fields that follow from the singular values (spectrum, rank, condition passes).
 
@@ -72,9 +78,7 @@ def _spectral(d: dict[str, Any]) -> dict[str, Any]:
             out["stable_rank"] = d["stable_rank"] * (2 * _rel(fro_err, fro) + 2 * _rel(e, s1))
         r = d.get("numerical_rank")
         if d.get("effective_rank") is not None and r:
-            log_ratio = math.log(max(math.sqrt(r) * fro / d["rank_tol"], 1.0)) if d["rank_tol"] > 0 else math.inf
-            dh = 2 * r * e / fro * log_ratio
-            out["effective_rank"] = d["effective_rank"] * math.expm1(dh)
+            out["effective_rank"] = effective_rank_bound(d["effective_rank"], r, e, fro, d["rank_tol"])
     if d.get("condition_number") is not None:
         out["condition_number"] = d["condition_number"] * (_rel(e, s1) + _rel(e_p, sp))
     if d.get("condition_number_on_rank") is not None:

@@ -47,7 +47,7 @@ def test_nonneg_recovers_planted_rank_k(m: int, n: int, k: int, seed: int) -> No
     assert res.rel_error < 1e-3
     assert res.F.shape == (m, k) and res.G.shape == (k, n)
     assert (res.F >= 0).all() and (res.G >= 0).all()
-    assert res.rel_error == pytest.approx(true_rel_error(w, res.F, res.G), rel=1e-6, abs=1e-12)
+    assert res.rel_error == pytest.approx(true_rel_error(w, res.F, res.G), rel=1e-6, abs=1e-12)  # float64 residual vs expanded formula in float64: rounding ≈ k·n·eps64, far below 1e-6
 
 
 def test_nonneg_float32_input_runs_in_float32_and_reports_the_true_error() -> None:
@@ -56,7 +56,7 @@ def test_nonneg_float32_input_runs_in_float32_and_reports_the_true_error() -> No
     assert res.F.dtype == np.float32 and res.G.dtype == np.float32
     # Below the float32 resolution of the expanded formula (~3e-4): the residual tells the truth.
     assert res.rel_error < 1e-3
-    assert res.rel_error == pytest.approx(true_rel_error(w, res.F, res.G), rel=1e-6)
+    assert res.rel_error == pytest.approx(true_rel_error(w, res.F, res.G), rel=1e-6)  # as above
 
 
 def test_nonneg_never_beats_the_svd_and_never_increases_the_error(rng: np.random.Generator) -> None:
@@ -92,7 +92,7 @@ def test_semi_between_svd_rank_k_and_k_minus_1(m: int, n: int, k: int, seed: int
     assert res.rel_error <= errs[k - 1] * (1 + tol) + 1e-12
     assert res.rel_error >= errs[k] * (1 - tol) - 1e-12  # nmf/svd ratio ≥ 1 − tol
     assert (res.G >= 0).all()
-    assert res.rel_error == pytest.approx(true_rel_error(w, res.F, res.G), rel=1e-9, abs=1e-12)
+    assert res.rel_error == pytest.approx(true_rel_error(w, res.F, res.G), rel=1e-9, abs=1e-12)  # float64 end to end: rounding ≈ n·eps64 ≪ 1e-9
     assert np.all(np.diff(res.history) <= HISTORY_RESOLUTION)
 
 
@@ -120,7 +120,7 @@ def test_semi_float32_input() -> None:
     res = semi_nmf(w, 6, sigma=np.linalg.svd(w.astype(np.float64), compute_uv=False))
     assert res.F.dtype == np.float32
     assert errs[6] * (1 - 1e-4) <= res.rel_error <= errs[5] * (1 + 1e-4)
-    assert res.rel_error == pytest.approx(true_rel_error(w, res.F, res.G), rel=1e-6)
+    assert res.rel_error == pytest.approx(true_rel_error(w, res.F, res.G), rel=1e-6)  # as above (float32 factors, float64 residual)
 
 
 # -- shared behaviour ---------------------------------------------------------------------------
@@ -165,8 +165,8 @@ def test_extreme_magnitudes_are_scaled(solver) -> None:
     base = solver(w, 3, max_iter=20)
     for scale in (2.0**200, 2.0**-200):
         res = solver(w * scale, 3, max_iter=20)
-        assert res.rel_error == pytest.approx(base.rel_error, rel=1e-9)
-        np.testing.assert_allclose(res.F @ res.G, (base.F @ base.G) * scale, rtol=1e-8, atol=0)
+        assert res.rel_error == pytest.approx(base.rel_error, rel=1e-9)  # power-of-two scale: exact, same iterations; 1e-9 covers BLAS summation order (≈ n·eps64)
+        np.testing.assert_allclose(res.F @ res.G, (base.F @ base.G) * scale, rtol=1e-8, atol=0)  # as above, on the product (≈ k·eps64)
 
 
 @pytest.mark.parametrize("solver", [semi_nmf, nonneg_nmf])
@@ -199,7 +199,7 @@ def test_semi_init_reproduces_the_truncated_svd_exactly(rng: np.random.Generator
         ft, g = semi_nmf_init(u[:, : k - 1], s[: k - 1], vt[: k - 1], k)
         assert ft.shape == (k, 30) and g.shape == (k, 20)
         assert (g >= 0).all()
-        np.testing.assert_allclose(ft.T @ g, (u[:, : k - 1] * s[: k - 1]) @ vt[: k - 1], atol=1e-12)
+        np.testing.assert_allclose(ft.T @ g, (u[:, : k - 1] * s[: k - 1]) @ vt[: k - 1], atol=1e-12)  # semi-NMF start = SVD truncation in float64: ≈ max(m,n)·eps64·σ1 ≪ 1e-12·... of unit-scale data
 
 
 def test_nndsvda_is_nonnegative_and_close_for_rank_one(rng: np.random.Generator) -> None:
@@ -219,8 +219,8 @@ def test_top_singular_triplets_reaches_the_target(m: int, n: int, r: int, rng: n
     u, s, vt, err_sq = top_singular_triplets(w, r, np.random.default_rng(0), target_error_sq=target)
     assert u.shape == (m, r) and s.shape == (r,) and vt.shape == (r, n)
     assert err_sq <= target
-    assert err_sq == pytest.approx(np.linalg.norm(w - (u * s) @ vt) ** 2, rel=1e-9, abs=1e-9)
-    np.testing.assert_allclose(s, np.linalg.svd(w, compute_uv=False)[:r], rtol=1e-5)
+    assert err_sq == pytest.approx(np.linalg.norm(w - (u * s) @ vt) ** 2, rel=1e-9, abs=1e-9)  # float64 identity vs direct residual: ≈ m·n·eps64
+    np.testing.assert_allclose(s, np.linalg.svd(w, compute_uv=False)[:r], rtol=1e-5)  # randomized range finder with power iterations vs exact SVD: its documented accuracy, not rounding
 
 
 def test_hals_sweeps_converge_to_the_nnls_solution(rng: np.random.Generator) -> None:
@@ -232,7 +232,7 @@ def test_hals_sweeps_converge_to_the_nnls_solution(rng: np.random.Generator) -> 
         hals_sweeps(x, y @ z, y @ y.T, max_sweeps=1)
     for j in range(6):
         ref, _ = scipy.optimize.nnls(y.T, z[:, j])
-        np.testing.assert_allclose(x[:, j], ref, atol=1e-8)
+        np.testing.assert_allclose(x[:, j], ref, atol=1e-8)  # float64 HALS sweep vs closed form: ≈ k·eps64·scale
 
 
 def test_residual_sq_matches_numpy(rng: np.random.Generator) -> None:
@@ -241,12 +241,13 @@ def test_residual_sq_matches_numpy(rng: np.random.Generator) -> None:
     g = rng.random((3, 50)).astype(np.float32)
     res_sq, w_sq = residual_sq(w, ft, g)
     w64 = w.astype(np.float64)
-    assert res_sq == pytest.approx(np.linalg.norm(w64 - ft.T.astype(np.float64) @ g.astype(np.float64)) ** 2, rel=1e-12)
-    assert w_sq == pytest.approx(np.sum(w64**2), rel=1e-12)
+    assert res_sq == pytest.approx(np.linalg.norm(w64 - ft.T.astype(np.float64) @ g.astype(np.float64)) ** 2, rel=1e-12)  # float64 accumulation of a float32 product: γ_N relative, N ≈ 1e3
+    assert w_sq == pytest.approx(np.sum(w64**2), rel=1e-12)  # float64 sum of N squares: ≤ N·eps64 ≪ 1e-12
 
 
 def test_small_solves_run_blas_on_one_thread() -> None:
-    from weightlens.nmf import SINGLE_THREAD_BELOW, _blas_controller, _one_blas_thread_when_small
+    from weightlens.blas import controller as _blas_controller
+    from weightlens.nmf import SINGLE_THREAD_BELOW, _one_blas_thread_when_small
 
     seen: list[set[int]] = []
 

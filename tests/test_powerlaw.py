@@ -43,7 +43,7 @@ def test_iid_pareto_exponent_is_within_its_standard_error(alpha: float, seed: in
     x = power_law_sample(np.random.default_rng(seed), 4000, alpha, xmin=0.3, stratified=False)
     fit = fit_power_law(x)
     assert fit is not None
-    assert fit.stderr == pytest.approx((fit.alpha - 1) / math.sqrt(fit.n_tail))
+    assert fit.stderr == pytest.approx((fit.alpha - 1) / math.sqrt(fit.n_tail))  # the same formula: rounding only
     assert abs(fit.alpha - alpha) < 4 * fit.stderr
     assert fit.quality == "good"
 
@@ -65,9 +65,9 @@ def test_ks_distance_is_scipys_on_the_chosen_tail(rng) -> None:  # type: ignore[
     assert fit is not None
     tail = x[x >= fit.xmin]
     assert tail.size == fit.n_tail
-    assert fit.alpha == pytest.approx(1 + tail.size / np.sum(np.log(tail / fit.xmin)), rel=1e-12)
+    assert fit.alpha == pytest.approx(1 + tail.size / np.sum(np.log(tail / fit.xmin)), rel=1e-12)  # closed-form MLE recomputed in float64: ≈ n·eps64
     reference = scipy.stats.kstest(tail, scipy.stats.pareto(b=fit.alpha - 1, scale=fit.xmin).cdf).statistic
-    assert fit.ks_distance == pytest.approx(reference, abs=1e-12)
+    assert fit.ks_distance == pytest.approx(reference, abs=1e-12)  # KS distance recomputed in float64 on the same sample: ≈ eps64
 
 
 @settings(max_examples=40, deadline=None)
@@ -81,22 +81,22 @@ def test_matches_brute_force_scan_with_ties(values: list[float], seed: int) -> N
         return
     assert fit is not None
     alpha, xmin, d = brute_force(x)
-    assert fit.ks_distance == pytest.approx(d, abs=1e-12)
+    assert fit.ks_distance == pytest.approx(d, abs=1e-12)  # as above
     # Candidates with equal D (to rounding) may be chosen either way; compare the fits they give.
     if fit.xmin != xmin:
         tail = x[x >= fit.xmin]
         d_ours = scipy.stats.kstest(tail, scipy.stats.pareto(b=fit.alpha - 1, scale=fit.xmin).cdf).statistic
-        assert d_ours == pytest.approx(d, abs=1e-12)
+        assert d_ours == pytest.approx(d, abs=1e-12)  # as above
     else:
-        assert fit.alpha == pytest.approx(alpha, rel=1e-12)
+        assert fit.alpha == pytest.approx(alpha, rel=1e-12)  # as above (MLE)
 
 
 def test_scale_invariance(rng) -> None:  # type: ignore[no-untyped-def]
     x = power_law_sample(rng, 500, 3.0)
     a, b = fit_power_law(x), fit_power_law(1e-6 * x)
     assert a is not None and b is not None
-    assert b.alpha == pytest.approx(a.alpha, rel=1e-10)
-    assert b.xmin == pytest.approx(1e-6 * a.xmin, rel=1e-12)
+    assert b.alpha == pytest.approx(a.alpha, rel=1e-10)  # scale invariance: λ·1e-6 is not exact in binary, rounding ≈ eps64 per value moves α by ≈ n·eps64
+    assert b.xmin == pytest.approx(1e-6 * a.xmin, rel=1e-12)  # as above
     assert b.n_tail == a.n_tail
 
 
@@ -130,5 +130,5 @@ def test_density_integrates_to_the_tail_fraction(rng) -> None:  # type: ignore[n
     assert fit is not None
     grid = np.geomspace(fit.xmin, fit.xmin * 1e6, 200_001)
     integral = scipy.integrate.trapezoid(fit.density(grid), grid)
-    assert integral == pytest.approx(fit.n_tail / fit.n, rel=1e-3)
+    assert integral == pytest.approx(fit.n_tail / fit.n, rel=1e-3)  # numerical integral of the fitted density (quadrature accuracy), not rounding
     assert np.isnan(fit.density(np.array([fit.xmin / 2]))).all()

@@ -44,8 +44,8 @@ from typing import Concatenate, ParamSpec
 
 import numpy as np
 import scipy.linalg
-from threadpoolctl import ThreadpoolController
 
+from weightlens import blas
 from weightlens.elementwise import CHUNK, pow2_scale
 
 Seed = int | Sequence[int] | np.random.Generator
@@ -107,11 +107,6 @@ class NMFResult:
 _P = ParamSpec("_P")
 
 
-@functools.cache
-def _blas_controller() -> ThreadpoolController:
-    return ThreadpoolController()
-
-
 def _one_blas_thread_when_small(
     solver: Callable[Concatenate[np.ndarray, int, _P], NMFResult],
 ) -> Callable[Concatenate[np.ndarray, int, _P], NMFResult]:
@@ -121,7 +116,7 @@ def _one_blas_thread_when_small(
     def run(w: np.ndarray, k: int, *args: _P.args, **kwargs: _P.kwargs) -> NMFResult:
         shape = np.shape(w)
         if len(shape) == 2 and isinstance(k, (int, np.integer)) and shape[0] * shape[1] * int(k) < SINGLE_THREAD_BELOW:
-            with _blas_controller().limit(limits=1, user_api="blas"):
+            with blas.controller().limit(limits=1, user_api="blas"):
                 return solver(w, k, *args, **kwargs)
         return solver(w, k, *args, **kwargs)
 

@@ -177,6 +177,8 @@ def analyze(
     options : what to compute; defaults to every pass with default settings.
     jobs : tensors analyzed at once, each in its own worker process with cores/jobs BLAS
         threads; None = all cores (in-process when the checkpoint is small); 1 = in-process.
+        Wherever it runs, a matrix below :data:`weightlens.blas.MULTI_THREAD_WORK` gets one
+        BLAS thread.
         With jobs ≠ 1 or a scheduler, call from under ``if __name__ == "__main__":`` (workers
         are spawned, and import the main module).
     scheduler : run on a Dask cluster instead: "local" starts one on this machine, an address

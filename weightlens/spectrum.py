@@ -27,7 +27,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from weightlens import routes
+from weightlens import blas, routes
 from weightlens.elementwise import pow2_scale
 
 Precision = Literal["auto", "float32", "float64"]
@@ -251,8 +251,17 @@ def compute_spectrum(
     -----
     Every route works on W/s, s the power of two ≥ max|w| (exact, keeps σ² far from overflow and
     underflow), on the tall orientation (Wᵀ when m < n: same σ); σ is scaled back by s.
-    tol = max(storage_noise, svd_error), svd_error the route's resolution.
+    tol = max(storage_noise, svd_error), svd_error the route's resolution. BLAS runs on one thread
+    for m·n·min(m, n) < :data:`weightlens.blas.MULTI_THREAD_WORK` (where more cannot pay).
     """
+    m, n = matrix.shape
+    with blas.threads_for(float(m) * n * min(m, n)):
+        return _compute_spectrum(matrix, u_store, precision, max_abs, storage_noise, mode, top_k)
+
+
+def _compute_spectrum(
+    matrix: np.ndarray, u_store: float, precision: Precision, max_abs: float | None, storage_noise: float | None, mode: SpectrumMode, top_k: int
+) -> Spectrum:
     m, n = matrix.shape
     p = min(m, n)
     dtype = compute_dtype_for(u_store, precision)

@@ -52,12 +52,12 @@ def test_regressions_are_detected(versions) -> None:
         ("new", "allow_appeared"),
         ("gone", "allow_disappeared"),
     }
-    assert found["a", "max_condition_growth"] == pytest.approx(np.linalg.cond(a2) / np.linalg.cond(a1), rel=1e-6)
+    assert found["a", "max_condition_growth"] == pytest.approx(np.linalg.cond(a2) / np.linalg.cond(a1), rel=1e-6)  # κ ratio vs numpy's float64 cond of the F32-stored matrices: both ≤ max(m,n)·eps64·κ relative
     assert found["b", "max_condition_growth"] == math.inf
     drop = (np.linalg.matrix_rank(b1) - np.linalg.matrix_rank(b2)) / 16
-    assert found["b", "max_rank_ratio_drop"] == pytest.approx(drop)
+    assert found["b", "max_rank_ratio_drop"] == pytest.approx(drop)  # a difference of rank ratios (integers / p): one rounding
     sigma = np.linalg.norm(c2, 2), np.linalg.norm(c1, 2)
-    assert found["c", "max_sigma_max_change"] == pytest.approx(100 * (sigma[0] - sigma[1]) / sigma[1], rel=1e-9)
+    assert found["c", "max_sigma_max_change"] == pytest.approx(100 * (sigma[0] - sigma[1]) / sigma[1], rel=1e-9)  # σ1 of F32 data by float64 gesdd: ≤ max(m,n)·eps64·σ1 ≪ 1e-9
     messages = {v.rule: v.message for v in result.violations}
     assert "became singular" in next(v.found for v in result.violations if v.tensor == "b" and v.rule == "max_condition_growth")
     assert messages["allow_disappeared"] == "tensor is in the baseline but missing (allow_disappeared = false)"
@@ -68,7 +68,7 @@ def test_same_checkpoint_passes_its_own_baseline(versions) -> None:
     result = run_check(versions["v1"], load_config(LIMITS, pyproject=False), baseline=versions["report"])
     assert result.passed, result.violations
     growth = [o.value for o in result.outcomes if o.rule == "max_condition_growth"]
-    assert growth == pytest.approx([1.0] * 5)
+    assert growth == pytest.approx([1.0] * 5)  # identical checkpoints: growth = 1 exactly, up to one rounding
 
 
 def test_appeared_and_disappeared_can_be_allowed(versions) -> None:

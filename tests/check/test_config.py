@@ -138,6 +138,6 @@ def test_missing_config_file(tmp_path: Path) -> None:
 
 
 def test_numbers_are_stored_as_floats() -> None:
-    assert load_config({"max_condition": 10000}, pyproject=False).limits["max_condition"] == pytest.approx(1e4)
+    assert load_config({"max_condition": 10000}, pyproject=False).limits["max_condition"] == pytest.approx(1e4)  # a parsed integer: exact
     assert isinstance(load_config({"max_condition": 10000}, pyproject=False).limits["max_condition"], float)
     assert np.isinf(load_config({"max_condition": math.inf}, pyproject=False).limits["max_condition"])

@@ -31,18 +31,18 @@ def test_planted_rank_4_update_is_rank_4_with_zero_rank_4_error(tmp_path, rng) -
     assert rec["delta_numerical_rank"] == 4
     errors = {e["rank"]: e["rel_error"] for e in rec["delta_lora_error"]}
     assert errors[4] < 1e-5 and errors[8] < 1e-5  # ≈ 0: only F32 rounding remains
-    assert errors[2] == pytest.approx(math.sqrt((0.4**2 + 0.2**2) / np.sum(sigma**2)), rel=1e-5)
-    np.testing.assert_allclose(rec["delta_top_sigma"][:4], sigma, rtol=1e-5)
+    assert errors[2] == pytest.approx(math.sqrt((0.4**2 + 0.2**2) / np.sum(sigma**2)), rel=1e-5)  # F32 storage of both sides: ΔW's σ move by ≲ u32·‖W‖F ≈ 3e-7·σ (Weyl)
+    np.testing.assert_allclose(rec["delta_top_sigma"][:4], sigma, rtol=1e-5)  # as above
     assert rec["delta_energy_rank_99"] == 4 and rec["delta_energy_rank_90"] == 3
     assert 3 < rec["delta_effective_rank"] <= 4
     # Elementwise fields against numpy on the stored values.
     wb, wt = w.astype(np.float32).astype(float), (w + update).astype(np.float32).astype(float)
     d = wt - wb
-    assert rec["delta_fro_norm"] == pytest.approx(np.linalg.norm(d), rel=1e-12)
-    assert rec["rel_change"] == pytest.approx(np.linalg.norm(d) / np.linalg.norm(wb), rel=1e-12)
+    assert rec["delta_fro_norm"] == pytest.approx(np.linalg.norm(d), rel=1e-12)  # float64 sum of N squares (ΔW of F32 values is exact in float64): ≤ N·eps64
+    assert rec["rel_change"] == pytest.approx(np.linalg.norm(d) / np.linalg.norm(wb), rel=1e-12)  # as above, a quotient of two such sums
     assert rec["max_abs_delta"] == np.abs(d).max()
-    assert rec["cosine"] == pytest.approx(np.sum(wb * wt) / np.linalg.norm(wb) / np.linalg.norm(wt), rel=1e-12)
-    assert rec["delta_sigma_max"] == pytest.approx(np.linalg.norm(d, 2), rel=1e-10)
+    assert rec["cosine"] == pytest.approx(np.sum(wb * wt) / np.linalg.norm(wb) / np.linalg.norm(wt), rel=1e-12)  # as above
+    assert rec["delta_sigma_max"] == pytest.approx(np.linalg.norm(d, 2), rel=1e-10)  # float64 gesdd of ΔW: ≤ max(m,n)·eps64·σ1
 
 
 def test_w_fields_equal_analyze_of_each_side(tmp_path, rng) -> None:  # type: ignore[no-untyped-def]
@@ -90,7 +90,7 @@ def test_planted_update_in_16_bit_storage(tmp_path, rng, dtype) -> None:  # type
     mats = [read_tensor(open_checkpoint(p).tensors[0]) for p in (b, t)]
     u = 2.0**-8 if dtype == "BF16" else 2.0**-11
     assert compute_spectrum(mats[1] - mats[0], u).rank > 4
-    assert rec["delta_rank_tol"] == pytest.approx(delta_noise(mats[0], mats[1], u, u), rel=1e-12)
+    assert rec["delta_rank_tol"] == pytest.approx(delta_noise(mats[0], mats[1], u, u), rel=1e-12)  # the documented formula re-evaluated: rounding only
 
 
 def test_delta_noise_formula(rng) -> None:  # type: ignore[no-untyped-def]
@@ -98,7 +98,7 @@ def test_delta_noise_formula(rng) -> None:  # type: ignore[no-untyped-def]
     ub, ut = 2.0**-8, 2.0**-24
     rows = np.sqrt(ub**2 * (b**2).sum(1) + ut**2 * (t**2).sum(1)).max()
     cols = np.sqrt(ub**2 * (b**2).sum(0) + ut**2 * (t**2).sum(0)).max()
-    assert delta_noise(b, t, ub, ut) == pytest.approx(2 * (rows + cols) / math.sqrt(3), rel=1e-12)
+    assert delta_noise(b, t, ub, ut) == pytest.approx(2 * (rows + cols) / math.sqrt(3), rel=1e-12)  # as above
 
 
 def test_identical_unmatched_shape_and_dtype_changes(tmp_path, rng) -> None:  # type: ignore[no-untyped-def]
@@ -134,11 +134,11 @@ def test_identical_unmatched_shape_and_dtype_changes(tmp_path, rng) -> None:  # 
     assert report["cast"]["identical"]  # F32 -> F64 is exact
     norm = report["norm"]
     assert norm.kind == "vector" and norm.skipped is None
-    assert norm["rel_change"] == pytest.approx(1.0) and norm["cosine"] == pytest.approx(1.0)
+    assert norm["rel_change"] == pytest.approx(1.0) and norm["cosine"] == pytest.approx(1.0)  # exact-by-construction values: default tolerance ≫ one rounding
     assert "delta_numerical_rank" not in norm.metrics
     assert report["ids"]["identical"] and report["ids"].skipped == "I64 tensor (not floating point)"
     assert (s.pairs, s.identical, s.changed) == (5, 3, 1)
-    assert s.largest_change == [("norm", pytest.approx(1.0))]
+    assert s.largest_change == [("norm", pytest.approx(1.0))]  # as above
 
 
 def test_non_finite_side_is_named(tmp_path, rng) -> None:  # type: ignore[no-untyped-def]
@@ -153,7 +153,7 @@ def test_zero_base_and_sign_flip(tmp_path, rng) -> None:  # type: ignore[no-unty
     w = rng.standard_normal((6, 5)).astype(np.float32)
     report = diff(*pair(tmp_path, {"zero": np.zeros((6, 5), np.float32), "flip": w}, {"zero": w, "flip": -w}))
     assert report["zero"]["rel_change"] is None and report["zero"]["cosine"] is None
-    assert report["flip"]["cosine"] == -1.0 and report["flip"]["rel_change"] == pytest.approx(2.0)
+    assert report["flip"]["cosine"] == -1.0 and report["flip"]["rel_change"] == pytest.approx(2.0)  # as above
 
 
 def test_filters_and_options(tmp_path, rng) -> None:  # type: ignore[no-untyped-def]
@@ -199,7 +199,7 @@ def test_huge_weights_are_measured_and_overflow_is_skipped_not_raised(tmp_path, 
     w = rng.standard_normal((8, 8)) * 1e306
     rec = diff(*pair(tmp_path, {"w": w}, {"w": -w}))["w"]
     assert rec.skipped is None and rec["cosine"] == -1.0
-    assert rec["delta_sigma_max"] == pytest.approx(2 * np.linalg.norm(w / 1e306, 2) * 1e306, rel=1e-10)
+    assert rec["delta_sigma_max"] == pytest.approx(2 * np.linalg.norm(w / 1e306, 2) * 1e306, rel=1e-10)  # float64 gesdd of the scaled ΔW: ≤ max(m,n)·eps64·σ1
     w = np.clip(rng.standard_normal((8, 8)), -3, 3) * (1.7e308 / 4)
     rec = diff(*pair(tmp_path, {"w": w}, {"w": -w}))["w"]  # max |t - b| ≈ 2.5e308
     assert rec.skipped == "overflow: ΔW exceeds the float64 range" and rec["identical"] is False

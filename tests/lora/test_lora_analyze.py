@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
+from tests.bounds import tolerances
 from tests.conftest import SAMPLES, validate_record, validate_report
 from weightlens import AnalysisOptions, analyze, analyze_tensor, open_checkpoint
 from weightlens.cli import app
@@ -51,12 +52,12 @@ def test_records_match_the_svd_of_the_formed_update(tmp_path, make_checkpoint, r
         ref = np.linalg.svd(d, compute_uv=False)
         assert rec.kind == "lora" and rec.matrix_shape == d.shape and rec.shape == d.shape
         assert rec["lora_scale"] == s and rec["svd_route"] == "lora-qr"
-        np.testing.assert_allclose(rec["sigma"], ref, rtol=0, atol=1e-12 * ref[0])
-        assert rec["fro_norm"] == pytest.approx(np.linalg.norm(d), rel=1e-12)
+        np.testing.assert_allclose(rec["sigma"], ref, rtol=0, atol=1e-12 * ref[0])  # lora-qr bound: max(m,n)·eps64·σ1 ≈ 1e-14·σ1 ≤ 1e-12·σ1
+        assert rec["fro_norm"] == pytest.approx(np.linalg.norm(d), rel=1e-12)  # float64 sums of N terms: ≤ N·eps64
         assert rec["numerical_rank"] == rec["lora_rank"]
-        assert rec["rms"] == pytest.approx(np.sqrt(np.mean(d**2)), rel=1e-12)
+        assert rec["rms"] == pytest.approx(np.sqrt(np.mean(d**2)), rel=1e-12)  # float64 sum of N squares: ≤ N·eps64
         assert rec["singular"] and rec["condition_number"] is None
-        assert rec["condition_number_on_rank"] == pytest.approx(ref[0] / ref[rec["lora_rank"] - 1], rel=1e-10)
+        assert rec["condition_number_on_rank"] == pytest.approx(ref[0] / ref[rec["lora_rank"] - 1], rel=1e-10)  # σ1/σr with both within max(m,n)·eps64·σ1 and σr ≈ σ1/κr, κr ≤ 1e2 here
         assert "zero_fraction" not in rec.metrics  # elementwise passes on ΔW would need the product
     assert report.summary.flags["singular"] == 0 and report.summary.flags["rank_deficient"] == 0
     assert report.summary.worst_condition == []
@@ -72,11 +73,13 @@ def test_spectral_fields_equal_those_of_the_dense_product(tmp_path, make_checkpo
     lora = analyze(write_adapter(tmp_path, make_checkpoint, t))["m"]
     dense_path = make_checkpoint({"m": explicit(t, "m", 1.0)}, "dense.safetensors")
     dense = analyze_tensor(open_checkpoint(dense_path).tensors[0], AnalysisOptions())
+    bl, bd = tolerances(lora.to_dict()), tolerances(dense.to_dict())  # each route within its reported bound (tests/bounds.py)
     for key in ("sigma_max", "fro_norm", "stable_rank", "effective_rank", "condition_number_on_rank"):
-        assert lora[key] == pytest.approx(dense[key], rel=1e-10), key
+        assert abs(lora[key] - dense[key]) <= bl[key] + bd[key], key
     for key in ("numerical_rank", "energy_rank_90", "energy_rank_99", "rank_ratio", "singular"):
         assert lora[key] == dense[key], key
-    np.testing.assert_allclose([e["rel_error"] for e in lora["svd_rel_error"]], [e["rel_error"] for e in dense["svd_rel_error"]], atol=1e-12)
+    for x, y, ex, ey in zip(lora["svd_rel_error"], dense["svd_rel_error"], bl["svd_rel_error"], bd["svd_rel_error"], strict=True):
+        assert abs(x["rel_error"] - y["rel_error"]) <= ex + ey, x["rank"]
 
 
 def test_conv_embedding_and_fan_in_fan_out_updates(tmp_path, make_checkpoint, rng) -> None:  # type: ignore[no-untyped-def]
@@ -91,8 +94,8 @@ def test_conv_embedding_and_fan_in_fan_out_updates(tmp_path, make_checkpoint, rn
     assert conv.matrix_shape == (16, 27)
     assert emb.matrix_shape == (50, 12)  # ΔW = s·(B·A)ᵀ, shaped like the (vocab, dim) embedding
     b, a = t["base_model.model.wte.lora_embedding_B"].astype(float), t["base_model.model.wte.lora_embedding_A"].astype(float)
-    assert emb["sigma_max"] == pytest.approx(np.linalg.norm(b @ a, 2), rel=1e-10)
-    assert conv["sigma_max"] == pytest.approx(np.linalg.norm(explicit(t, "base_model.model.conv", 1.0), 2), rel=1e-10)
+    assert emb["sigma_max"] == pytest.approx(np.linalg.norm(b @ a, 2), rel=1e-10)  # lora-qr bound max(m,n)·eps64·σ1 ≪ 1e-10·σ1
+    assert conv["sigma_max"] == pytest.approx(np.linalg.norm(explicit(t, "base_model.model.conv", 1.0), 2), rel=1e-10)  # as above
 
 
 def test_bf16_factors_and_a_planted_rank_below_r(tmp_path, make_checkpoint, rng) -> None:  # type: ignore[no-untyped-def]

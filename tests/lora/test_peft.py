@@ -60,7 +60,7 @@ def test_scale_with_patterns_and_rslora(tmp_path) -> None:  # type: ignore[no-un
     assert cfg.rank_alpha("model.layers.1.self_attn.xq_proj") == (8, 16.0)  # patterns match whole name segments
     assert cfg.scale("model.layers.1.mlp.up_proj") == 2.0
     rs = AdapterConfig(tmp_path / "c.json", r=16, lora_alpha=8, use_rslora=True)
-    assert rs.scale("a.b") == pytest.approx(8 / math.sqrt(16))
+    assert rs.scale("a.b") == pytest.approx(8 / math.sqrt(16))  # a Python float expression, exact to one rounding
 
 
 def test_read_adapter_config(tmp_path) -> None:  # type: ignore[no-untyped-def]

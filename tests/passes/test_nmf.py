@@ -56,9 +56,9 @@ def test_semi_entry_against_numpy_svd(signed: tuple[Path, np.ndarray]) -> None:
     errs = svd_errors(w)
     k = 18  # default: min(32, p/2) with p = 36
     assert e["rank"] == k and e["mode"] == "semi" and e["input"] == "W"
-    assert e["svd_rel_error"] == pytest.approx(errs[k], rel=1e-10)
+    assert e["svd_rel_error"] == pytest.approx(errs[k], rel=1e-10)  # the SVD floor from the same float64 σ: rounding only (≈ p·eps64)
     assert errs[k] * (1 - 1e-4) <= e["nmf_rel_error"] <= errs[k - 1] * (1 + 1e-4)
-    assert e["nmf_svd_ratio"] == pytest.approx(e["nmf_rel_error"] / errs[k], rel=1e-10)
+    assert e["nmf_svd_ratio"] == pytest.approx(e["nmf_rel_error"] / errs[k], rel=1e-10)  # a quotient of the record's own fields: one rounding
     j = e["svd_rank_equivalent"]
     assert errs[j] <= e["nmf_rel_error"] < errs[j - 1]
     assert j in (k - 1, k)
@@ -118,7 +118,7 @@ def test_bf16_matrix_runs_in_float32_with_an_accurate_error(make_checkpoint: Cal
     decoded = read_tensor(open_checkpoint(path).tensors[0])
     assert decoded.dtype == np.float32
     errs = svd_errors(decoded)  # float64 reference of the stored matrix
-    assert e["svd_rel_error"] == pytest.approx(errs[10], rel=1e-5)
+    assert e["svd_rel_error"] == pytest.approx(errs[10], rel=1e-5)  # float32/gram σ vs float64 SVD: √δ ≈ 1e-7·σ1 relative to the tail norm ≈ 0.5·‖W‖F
     assert errs[10] * (1 - 1e-4) <= e["nmf_rel_error"] <= errs[9] * (1 + 2e-4)
     assert e["nmf_svd_ratio"] >= 1 - 1e-4
 

@@ -18,7 +18,7 @@ def test_planted_rank_is_recovered_in_every_dtype(tmp_path, rng, dtype: str, sha
     w = low_rank(rng, *shape, r)
     rec = analyze_array(tmp_path, w, dtype)
     assert rec["numerical_rank"] == r
-    assert rec["rank_deficient"] and rec["rank_ratio"] == pytest.approx(r / min(shape))
+    assert rec["rank_deficient"] and rec["rank_ratio"] == pytest.approx(r / min(shape))  # a ratio of integers: one division's rounding
 
 
 def test_bf16_rank_where_numpy_default_tolerance_reports_nearly_full_rank(tmp_path, rng) -> None:  # type: ignore[no-untyped-def]
@@ -50,8 +50,8 @@ def test_tolerance_formula(rng) -> None:  # type: ignore[no-untyped-def]
     w64 = w.astype(np.float64)
     rows, cols = np.linalg.norm(w64, axis=1).max(), np.linalg.norm(w64, axis=0).max()
     expected_noise = 2 * 2.0**-24 * (rows + cols) / math.sqrt(3)
-    assert sp.storage_noise == pytest.approx(expected_noise, rel=1e-6)
-    assert sp.svd_error == pytest.approx(50 * np.finfo(np.float64).eps * np.linalg.norm(w64, 2), rel=1e-9)
+    assert sp.storage_noise == pytest.approx(expected_noise, rel=1e-6)  # storage-noise formula vs its float64 re-evaluation: rounding only
+    assert sp.svd_error == pytest.approx(50 * np.finfo(np.float64).eps * np.linalg.norm(w64, 2), rel=1e-9)  # the documented formula re-evaluated (σ1 by another gesdd: ≤ max(m,n)·eps64 relative)
     assert sp.tol == max(sp.storage_noise, sp.svd_error)
 
 
@@ -61,8 +61,8 @@ def test_effective_and_stable_rank_against_formulas(tmp_path, rng) -> None:  # t
     rec = analyze_array(tmp_path, w)
     q = sigma / sigma.sum()
     assert rec["numerical_rank"] == 6
-    assert rec["effective_rank"] == pytest.approx(math.exp(-np.sum(q * np.log(q))), rel=1e-9)
-    assert rec["stable_rank"] == pytest.approx(np.sum(sigma**2) / sigma[0] ** 2, rel=1e-9)
+    assert rec["effective_rank"] == pytest.approx(math.exp(-np.sum(q * np.log(q))), rel=1e-9)  # erank from float64 gesdd σ (≤ max(m,n)·eps64·σ1 each): relative change ≪ 1e-9
+    assert rec["stable_rank"] == pytest.approx(np.sum(sigma**2) / sigma[0] ** 2, rel=1e-9)  # as above, stable rank
     assert 1 <= rec["effective_rank"] <= rec["numerical_rank"]
 
 
@@ -77,6 +77,6 @@ def test_effective_rank_ignores_storage_noise(rng) -> None:  # type: ignore[no-u
 
 def test_flat_spectrum_effective_rank_equals_rank(tmp_path, rng) -> None:  # type: ignore[no-untyped-def]
     rec = analyze_array(tmp_path, with_spectrum(rng, 40, 40, np.ones(40)))
-    assert rec["effective_rank"] == pytest.approx(40, rel=1e-9)
-    assert rec["stable_rank"] == pytest.approx(40, rel=1e-9)
+    assert rec["effective_rank"] == pytest.approx(40, rel=1e-9)  # planted flat spectrum: σ within max(m,n)·eps64·σ1
+    assert rec["stable_rank"] == pytest.approx(40, rel=1e-9)  # as above
     assert not rec["rank_deficient"]
