@@ -31,6 +31,36 @@ def check_rank_spec(value: RankSpec, what: str = "rank") -> None:
         raise UsageError(f"{what}: expected an integer >= 1 or a fraction in (0, 1), got {value!r}")
 
 
+def parse_passes(text: str | None) -> tuple[str, ...]:
+    """The passes a ``--passes`` value selects, in any order ('' or None: the default set).
+
+    ``all`` selects every pass; ``rank,condition`` exactly those; ``+nmf`` or ``-alpha,-nmf``
+    add to or remove from the default set (every item signed). Names are checked against the
+    registry.
+    """
+    from weightlens.passes import DEFAULT_PASSES, PASSES
+
+    items = [p.strip() for p in (text or "").split(",") if p.strip()]
+    if not items:
+        return DEFAULT_PASSES
+    if items == ["all"]:
+        return tuple(PASSES)
+    signed = [p[0] in "+-" for p in items]
+    if any(signed) and not all(signed):
+        raise UsageError(f"--passes: sign every item (+name, -name) or none, got {text!r}")
+    for name in (p.lstrip("+-") for p in items):
+        if name not in PASSES:
+            raise UsageError(f"unknown pass {name!r}; expected 'all' or some of: {', '.join(PASSES)}")
+    if not any(signed):
+        return tuple(items)
+    chosen = set(DEFAULT_PASSES)
+    for p in items:
+        (chosen.add if p[0] == "+" else chosen.discard)(p[1:])
+    if not chosen:
+        raise UsageError(f"--passes: {text!r} leaves no pass to run")
+    return tuple(p for p in PASSES if p in chosen)
+
+
 NMFMode = Literal["auto", "semi", "nonneg", "abs"]
 """auto: nonneg for W ≥ 0, else semi; semi: F signed, G ≥ 0; nonneg: F, G ≥ 0 (W ≥ 0 only);
 abs: nonneg on |W|."""

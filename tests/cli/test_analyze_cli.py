@@ -179,10 +179,3 @@ def test_tables_in_a_pipe_have_no_trailing_spaces(args: list[str]) -> None:
     assert result.exit_code in (0, 1), result.output
     lines = result.stdout.splitlines()
     assert len(lines) > 5 and not [line for line in lines if line != line.rstrip()]
-
-
-def test_help_keeps_bracketed_text() -> None:
-    """Typer renders help as rich markup: an unescaped "[default: ...]" or "weightlens[dask]" would vanish."""
-    out = runner.invoke(app, ["analyze", "--help"], env={"COLUMNS": "400"}).stdout
-    for text in ("[default: all: health", "[default: 0.1, 0.25, 0.5]", "weightlens[dask]", "[default: all cores", "[default: min(32"):
-        assert text in out, text

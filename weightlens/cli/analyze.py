@@ -7,11 +7,10 @@ from enum import Enum
 from pathlib import Path
 
 import typer
-from rich.markup import escape
 
 from weightlens.cli.common import EXCLUDE, INCLUDE, JOBS, OUTPUT, PATHS, QUIET, guard_output, output_stream, progress_bar, split_list
-from weightlens.options import AnalysisOptions, parse_rank_spec
-from weightlens.passes import PASSES
+from weightlens.options import AnalysisOptions, parse_passes, parse_rank_spec
+from weightlens.passes import DEFAULT_PASSES, OPT_IN_PASSES, PASSES
 from weightlens.render.console import data_console
 from weightlens.render.json import jsonl_line, render_json
 from weightlens.render.markdown import render_markdown
@@ -45,22 +44,33 @@ class NMFModeChoice(str, Enum):
     abs = "abs"
 
 
+NMF_FLAGS = ("nmf_rank", "nmf_mode", "nmf_max_iter", "nmf_tol")
+
+
+def _passes(ctx: typer.Context, passes: str | None) -> tuple[str, ...]:
+    """--passes, with nmf added when an --nmf-* option is given and --passes is not."""
+    chosen = parse_passes(passes)
+    given = [n for n in NMF_FLAGS if getattr(ctx.get_parameter_source(n), "name", None) == "COMMANDLINE"]
+    return (*chosen, "nmf") if given and passes is None and "nmf" not in chosen else chosen
+
+
 def analyze_cmd(
+    ctx: typer.Context,
     paths: list[Path] = PATHS,
     format: Format = typer.Option(Format.table, "--format", "-f", help="table (rich, for people), json (one document), jsonl (one object per tensor, streamed) or markdown (a GitHub table for a pull-request comment)."),
     output: Path | None = OUTPUT,
-    passes: str | None = typer.Option(None, "--passes", "-p", help=escape(f"Comma-separated passes to run [default: all: {', '.join(PASSES)}].")),
+    passes: str | None = typer.Option(None, "--passes", "-p", metavar="LIST", help=f"Passes to run: 'all', a comma-separated list, or changes to the default set such as +nmf or -alpha (an --nmf-* option adds nmf) [default: {','.join(DEFAULT_PASSES)}; all adds {','.join(p for p in PASSES if p in OPT_IN_PASSES)}].", show_default=False),
     include: list[str] = INCLUDE,
     exclude: list[str] = EXCLUDE,
     top_k: int = typer.Option(8, "--top-k", min=1, help="Leading singular values to report."),
-    svd_rank: list[str] = typer.Option([], "--svd-rank", help=escape("Rank k (integer) or fraction of min(m,n) at which to report the optimal rank-k error; repeatable [default: 0.1, 0.25, 0.5]."), show_default=False),
+    svd_rank: list[str] = typer.Option([], "--svd-rank", metavar="RANK", help="Rank k (integer) or fraction of min(m,n) at which to report the optimal rank-k error; repeatable [default: 0.1, 0.25, 0.5].", show_default=False),
     full_spectrum: bool = typer.Option(False, "--full-spectrum", help="Include all singular values in JSON output."),
     precision: PrecisionChoice = typer.Option(PrecisionChoice.auto, "--precision", help="auto picks the fastest route whose error stays below the storage noise (float64 Gram eigenvalues or float32 SVD for ≤16-bit storage, float64 SVD for F32/F64); float32/float64 force LAPACK's SVD (and NMF) in that dtype."),
     spectrum: SpectrumChoice = typer.Option(SpectrumChoice.exact, "--spectrum", help="exact: all singular values; fast: only the top-k and σmin of matrices with min(m,n) ≥ 512 (Lanczos on the Gram matrix, with error bounds; reported as spectrum_exact: false)."),
     jobs: int | None = JOBS,
-    scheduler: str | None = typer.Option(None, "--scheduler", help=escape("Run on a Dask cluster: 'local' starts one here, tcp://HOST:PORT uses a running scheduler whose workers see the same checkpoint path (pip install 'weightlens[dask]')."), show_default=False),
+    scheduler: str | None = typer.Option(None, "--scheduler", metavar="ADDRESS", help="Run on a Dask cluster: 'local' starts one here, tcp://HOST:PORT uses a running scheduler whose workers see the same checkpoint path (pip install 'weightlens[dask]').", show_default=False),
     near_zero_tau: float = typer.Option(1e-3, "--near-zero-tau", help="τ of near_zero_fraction: |w| ≤ τ·rms."),
-    nmf_rank: list[str] = typer.Option([], "--nmf-rank", help=escape("NMF rank k (integer) or fraction of min(m,n); repeatable [default: min(32, min(m,n)/2)]."), show_default=False),
+    nmf_rank: list[str] = typer.Option([], "--nmf-rank", metavar="RANK", help="NMF rank k (integer) or fraction of min(m,n); repeatable [default: min(32, min(m,n)/2)].", show_default=False),
     nmf_mode: NMFModeChoice = typer.Option(
         NMFModeChoice.auto,
         "--nmf-mode",
@@ -82,7 +92,7 @@ def analyze_cmd(
     """
     kwargs = {"svd_ranks": tuple(parse_rank_spec(s, "--svd-rank") for s in svd_rank)} if svd_rank else {}
     options = AnalysisOptions(
-        passes=split_list(passes),
+        passes=_passes(ctx, passes),
         top_k=top_k,
         full_spectrum=full_spectrum,
         precision=precision.value,  # type: ignore[arg-type]

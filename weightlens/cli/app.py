@@ -11,14 +11,67 @@ import sys
 from typing import Any
 
 import typer
-from typer.core import TyperGroup
+from typer.core import TyperArgument, TyperCommand, TyperGroup, TyperOption
 
 from weightlens.__about__ import __version__
 from weightlens.errors import WeightlensError
 
 
+_METAVARS: dict[Any, str] = {int: "N", float: "X", str: "TEXT"}
+
+
+def _choices(param: TyperArgument | TyperOption) -> str | None:
+    desc = param.type_descriptor  # type: ignore[attr-defined]  # typer's parameters carry their annotation
+    return "[" + "|".join(str(getattr(c, "value", c)) for c in desc.choices) + "]" if desc.is_choice else None
+
+
+class _Argument(TyperArgument):
+    """An argument shown as its metavar alone (``PATH...``, ``BASE``), choices in the type column."""
+
+    def display_type_rich(self, ctx: typer.Context) -> str | None:
+        return _choices(self)
+
+    def _usage_display_name(self) -> str:
+        return self.display_name_raw if self.required else f"[{self.display_name_raw}]"
+
+
+def _plain_metavar(param: TyperArgument | TyperOption) -> str:
+    """The metavar a CLI user expects (N, X, FILE, [a|b]) for an option that names none; "" for flags."""
+    desc = param.type_descriptor  # type: ignore[attr-defined]
+    if desc.annotation is bool:
+        return ""
+    return _choices(param) or ("FILE" if desc.is_path else _METAVARS.get(desc.annotation, "TEXT"))
+
+
+def plain_metavars(command: TyperCommand) -> None:
+    """Give every parameter of ``command`` a plain metavar unless it declares one: options N, X,
+    FILE, TEXT or their choices, flags none, arguments their upper-case name (``PATH...`` for
+    several paths)."""
+    for param in command.params:
+        if isinstance(param, TyperArgument):
+            if param.metavar is None:
+                param.metavar = "PATH..." if param.nargs == -1 else (param.name or "").upper()
+            param.__class__ = _Argument
+        elif param.metavar is None:
+            param.metavar = _plain_metavar(param)
+    get_help_option = command.get_help_option
+
+    def flag_only(ctx: typer.Context) -> TyperOption | None:
+        option = get_help_option(ctx)
+        if option is not None:
+            option.metavar = ""
+        return option
+
+    command.get_help_option = flag_only  # type: ignore[method-assign]  # --help is made per call
+
+
 class _Group(TyperGroup):
-    """Turns weightlens' own errors into one stderr line and their exit code."""
+    """Turns weightlens' own errors into one stderr line and their exit code; plain metavars."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for command in self.commands.values():
+            plain_metavars(command)
 
     def invoke(self, ctx: typer.Context) -> Any:
         try:
@@ -38,6 +91,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # help texts are plain text: [plot], [default: ...] are shown as written
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 

@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import typer
-from rich.markup import escape
 
 from weightlens.check import RULES, CheckRun, load_baseline, load_config
 from weightlens.check.result import CheckResult
@@ -42,7 +41,7 @@ def _rule_option(rule: Rule) -> inspect.Parameter:
         option = typer.Option(
             None,
             f"{rule.flag}/--no-{rule.flag[2:]}",
-            help=escape(f"{rule.description} [default: {str(rule.default).lower()}]"),
+            help=f"{rule.description} [default: {str(rule.default).lower()}]",
             rich_help_panel=panel,
             show_default=False,
         )
@@ -52,7 +51,7 @@ def _rule_option(rule: Rule) -> inspect.Parameter:
             None,
             rule.flag,
             metavar="X",
-            help=escape(f"{rule.description} Expects {rule.expected()}."),
+            help=f"{rule.description} Expects {rule.expected()}.",
             rich_help_panel=panel,
             show_default=False,
         )

@@ -10,15 +10,14 @@ from typing import IO
 
 import typer
 from rich.console import Console
-from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from weightlens.errors import UsageError
 from weightlens.output import atomic_writer
 
 PATHS = typer.Argument(..., help="Checkpoints: .safetensors files, sharded directories or index files.", show_default=False)
-INCLUDE = typer.Option([], "--include", "-i", help="Only tensors whose name matches this glob (repeatable).", show_default=False)
-EXCLUDE = typer.Option([], "--exclude", "-e", help="Skip tensors whose name matches this glob (repeatable).", show_default=False)
+INCLUDE = typer.Option([], "--include", "-i", metavar="GLOB", help="Only tensors whose name matches this glob (repeatable).", show_default=False)
+EXCLUDE = typer.Option([], "--exclude", "-e", metavar="GLOB", help="Skip tensors whose name matches this glob (repeatable).", show_default=False)
 OUTPUT = typer.Option(None, "--output", "-o", help="Write the output to FILE (atomically) instead of stdout.", show_default=False)
 QUIET = typer.Option(False, "--quiet", "-q", help="No progress bar or notes on stderr.")
 JOBS = typer.Option(
@@ -26,7 +25,7 @@ JOBS = typer.Option(
     "--jobs",
     "-j",
     min=1,
-    help=escape("Tensors analyzed at once, in worker processes with cores/jobs BLAS threads each; 1 = in this process [default: all cores; small checkpoints run in this process]."),
+    help="Tensors analyzed at once, in worker processes with cores/jobs BLAS threads each; 1 = in this process [default: all cores; small checkpoints run in this process].",
     show_default=False,
 )
 

@@ -21,7 +21,7 @@ def diff_cmd(
     output: Path | None = OUTPUT,
     include: list[str] = INCLUDE,
     exclude: list[str] = EXCLUDE,
-    lora_ranks: str = typer.Option("8,16,64", "--lora-ranks", help="Ranks r at which to report the best rank-r error of ΔW (comma-separated)."),
+    lora_ranks: str = typer.Option("8,16,64", "--lora-ranks", metavar="LIST", help="Ranks r at which to report the best rank-r error of ΔW (comma-separated)."),
     top_k: int = typer.Option(8, "--top-k", min=1, help="Leading singular values of ΔW to report."),
     precision: PrecisionChoice = typer.Option(PrecisionChoice.auto, "--precision", help="auto picks the fastest route whose error stays below the storage noise (float64 Gram eigenvalues or float32 SVD for ≤16-bit storage, float64 SVD for F32/F64); float32/float64 force LAPACK's SVD in that dtype."),
     quiet: bool = QUIET,

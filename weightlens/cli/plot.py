@@ -22,7 +22,7 @@ class ImageFormat(str, Enum):
 
 def plot_cmd(
     paths: list[Path] = typer.Argument(..., help="Checkpoints, or one JSON report saved with `analyze --format json --full-spectrum`.", show_default=False),
-    output: Path = typer.Option(..., "--output", "-o", help="Directory for the figures (created if missing).", show_default=False),
+    output: Path = typer.Option(..., "--output", "-o", metavar="DIR", help="Directory for the figures (created if missing).", show_default=False),
     format: ImageFormat = typer.Option(ImageFormat.png, "--format", "-f", help="png or svg."),
     include: list[str] = INCLUDE,
     exclude: list[str] = EXCLUDE,

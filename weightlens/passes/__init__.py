@@ -9,7 +9,11 @@ from weightlens.passes.base import Field, Pass, TensorContext
 PASSES: dict[str, Pass] = {p.name: p for p in (health.PASS, spectrum.PASS, rank.PASS, condition.PASS, alpha.PASS, sparsity.PASS, nmf.PASS)}
 """Every pass by name, in run order."""
 
-DEFAULT_PASSES: tuple[str, ...] = tuple(PASSES)
+OPT_IN_PASSES: frozenset[str] = frozenset({"nmf"})
+"""Passes that run only when asked for (``--passes all`` or ``+nmf``): NMF costs several times
+the SVD of a matrix, and most runs do not need a compression measure."""
+
+DEFAULT_PASSES: tuple[str, ...] = tuple(p for p in PASSES if p not in OPT_IN_PASSES)
 """The passes ``analyze`` runs when none are named."""
 
-__all__ = ["DEFAULT_PASSES", "PASSES", "Field", "Pass", "TensorContext"]
+__all__ = ["DEFAULT_PASSES", "OPT_IN_PASSES", "PASSES", "Field", "Pass", "TensorContext"]

@@ -1,0 +1,61 @@
+"""Every command's --help: plain metavars (PATH..., N, FILE), nothing eaten by markup."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from typer.testing import CliRunner
+
+from weightlens.cli import app
+
+runner = CliRunner()
+COMMANDS = ["analyze", "inspect", "diff", "check", "plot", "report", "schema"]
+PYTHON_LOOKING = re.compile(r"<(?:int|float|str|bool|path|list\[\w+\])(?: range)?>|\{[a-z_]+\}(?:\.\.\.)?|list\[\w+\]")
+
+
+def help_of(command: str) -> str:
+    result = runner.invoke(app, [command, "--help"], env={"COLUMNS": "100"})
+    assert result.exit_code == 0, result.output
+    return result.stdout
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_no_python_internals_in_help(command: str) -> None:
+    out = help_of(command)
+    assert not PYTHON_LOOKING.findall(out), PYTHON_LOOKING.findall(out)
+    assert "\x1b" not in out
+
+
+@pytest.mark.parametrize("command", ["analyze", "inspect", "check", "plot", "report"])
+def test_paths_argument_is_path_dots(command: str) -> None:
+    assert f"Usage: weightlens {command} [OPTIONS] PATH..." in help_of(command)
+
+
+def test_metavars_a_user_expects() -> None:
+    out = help_of("analyze")
+    for text in ("--top-k N", "--jobs N", "--output FILE", "--include GLOB", "--passes LIST", "--near-zero-tau X"):
+        assert text in out, text
+    assert re.search(r"--quiet\s+No progress", out)  # a flag shows no metavar
+    assert "Usage: weightlens diff [OPTIONS] BASE TUNED" in help_of("diff")
+    assert "-o, --output DIR" in help_of("plot")
+
+
+@pytest.mark.parametrize(
+    ("command", "texts"),
+    [
+        ("analyze", ["[default: health,spectrum", "[default: 0.1, 0.25, 0.5]", "weightlens[dask]", "[default: all cores", "[default: min(32"]),
+        ("plot", ["pip install 'weightlens[plot]'"]),
+        ("report", ["pip install 'weightlens[plot]'"]),
+    ],
+)
+def test_help_keeps_bracketed_text(command: str, texts: list[str]) -> None:
+    out = " ".join(help_of(command).split())  # unwrap
+    for text in texts:
+        assert text in out, text
+
+
+def test_help_paragraphs_are_rewrapped() -> None:
+    """Docstring line breaks are not kept inside a paragraph (no ragged half-empty lines)."""
+    lines = [line for line in help_of("analyze").splitlines() if line.strip()]
+    assert "pairs) gets one record" not in [line.strip()[:22] for line in lines]
