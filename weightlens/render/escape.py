@@ -26,6 +26,7 @@ _HIDDEN = re.compile(
     "\U000110bd\U000110cd\U00013430-\U0001343f\U0001bca0-\U0001bca3\U0001d173-\U0001d17a"
     "\U000e0001\U000e0020-\U000e007f"
     "\ud800-\udfff"  # lone surrogates (a JSON header can name one; no encoder can write it)
+    "\ufffe\uffff"  # noncharacters that XML 1.0 forbids
     "]"
 )
 _HIDDEN_OR_BACKSLASH = re.compile(_HIDDEN.pattern[:1] + "\\\\" + _HIDDEN.pattern[1:])
@@ -48,9 +49,9 @@ def visible(text: str, backslash: bool = True) -> str:
 
     Escaped: C0 controls (NUL, BS, TAB, LF, CR, ESC, ...), DEL, C1 controls (U+0080–U+009F),
     format characters (bidi overrides and isolates U+202A–U+202E, U+2066–U+2069, zero-width
-    characters, BOM, ...), line/paragraph separators, spaces other than U+0020, and lone
-    surrogates — as ``\\xNN``, ``\\uNNNN`` or ``\\UNNNNNNNN``. With ``backslash`` (for names)
-    a backslash is written ``\\\\``, so that the escaping is unambiguous: the original is
+    characters, BOM, ...), line/paragraph separators, spaces other than U+0020, lone
+    surrogates, and U+FFFE/U+FFFF (which XML cannot carry) — as ``\\xNN``, ``\\uNNNN`` or
+    ``\\UNNNNNNNN``. With ``backslash`` (for names) a backslash is written ``\\\\``, so that the escaping is unambiguous: the original is
     recovered by reading the result as a Python string literal, and two different names never
     look the same.
 
