@@ -15,6 +15,7 @@ from typer.core import TyperGroup
 
 from weightlens.__about__ import __version__
 from weightlens.errors import WeightlensError
+from weightlens.render.escape import visible
 
 
 class _Group(TyperGroup):
@@ -24,7 +25,7 @@ class _Group(TyperGroup):
         try:
             return super().invoke(ctx)
         except WeightlensError as e:
-            print(f"weightlens: error: {e}", file=sys.stderr)
+            print(f"weightlens: error: {visible(str(e), backslash=False)}", file=sys.stderr)  # paths too
             raise typer.Exit(e.exit_code) from None
         except KeyboardInterrupt:
             print("weightlens: interrupted", file=sys.stderr)
