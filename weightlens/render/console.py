@@ -1,8 +1,10 @@
 """Consoles for data (stdout or a file) and messages (stderr).
 
 Rich already honours NO_COLOR and drops colour when the output is not a terminal; what it
-does not do on its own is keep long tensor names whole in a pipe, where it assumes 80
-columns, nor leave out the spaces that pad the last column. :func:`print_data` does both.
+does not do on its own is keep long tensor names whole — in a pipe it assumes 80 columns, on a
+terminal it crops to the width (and prints nothing at all with COLUMNS=0) — nor leave out the
+spaces that pad the last column. :func:`print_data` does both: a table is as wide as it needs,
+and a terminal narrower than that wraps its lines rather than losing part of a name.
 """
 
 from __future__ import annotations
@@ -25,18 +27,17 @@ def message_console(quiet: bool = False) -> Console:
 
 
 def fit_width(console: Console, renderable: RenderableType) -> None:
-    """In a pipe or file, widen the console so that ``renderable`` needs no wrapping."""
-    if not console.is_terminal:
-        unbounded = console.options.update(max_width=1 << 20)
-        console.width = max(console.width, Measurement.get(console, unbounded, renderable).maximum)
+    """Widen the console so that ``renderable`` needs no wrapping, nor cropping."""
+    unbounded = console.options.update(max_width=1 << 20)
+    console.width = max(console.width, Measurement.get(console, unbounded, renderable).maximum)
 
 
 def print_data(console: Console, renderable: RenderableType) -> None:
-    """Print a table-like renderable; in a pipe or file as wide as it needs, lines right-stripped."""
+    """Print a table-like renderable as wide as it needs; in a pipe or file, lines right-stripped."""
+    fit_width(console, renderable)
     if console.is_terminal:
         console.print(renderable)
         return
-    fit_width(console, renderable)
     with console.capture() as captured:
         console.print(renderable)
     console.file.write("".join(line.rstrip() + "\n" for line in captured.get().splitlines()))
