@@ -15,6 +15,7 @@ from typer.core import TyperGroup
 
 from weightlens.__about__ import __version__
 from weightlens.errors import WeightlensError
+from weightlens.render.console import ascii_fallback
 from weightlens.render.escape import visible
 
 
@@ -23,7 +24,8 @@ class _Group(TyperGroup):
 
     def invoke(self, ctx: typer.Context) -> Any:
         try:
-            return super().invoke(ctx)
+            with ascii_fallback(sys.stdout, sys.stderr):
+                return super().invoke(ctx)
         except WeightlensError as e:
             print(f"weightlens: error: {visible(str(e), backslash=False)}", file=sys.stderr)  # paths too
             raise typer.Exit(e.exit_code) from None

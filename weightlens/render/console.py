@@ -9,11 +9,57 @@ and a terminal narrower than that wraps its lines rather than losing part of a n
 
 from __future__ import annotations
 
+import codecs
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
 from typing import IO
 
 from rich.console import Console, RenderableType
 from rich.measure import Measurement
+
+from weightlens.render.escape import char_escape, output_encoding
+
+ASCII_SPELLINGS = {
+    "σ": "sigma", "κ": "kappa", "α": "alpha", "λ": "lambda", "Δ": "Delta", "ᵢ": "i", "×": "x", "≤": "<=", "≥": ">=",
+    "≈": "~", "→": "->", "‖": "||", "·": "*", "…": "...", "∞": "inf", "±": "+-", "²": "^2", "—": "-", "–": "-",
+    "✅": "[pass]", "❌": "[fail]",
+}  # fmt: skip
+"""How the symbols of weightlens' tables and messages are written where the output encoding lacks them."""
+ASCII_ERRORS = "weightlens-ascii"
+"""The codec error handler that writes them so; any other character the encoding lacks becomes
+an escape (``\\uNNNN``), as :func:`~weightlens.render.escape.visible` writes hidden ones."""
+
+
+def _spell(error: UnicodeError) -> tuple[str, int]:
+    if not isinstance(error, UnicodeEncodeError):
+        raise error
+    text = error.object[error.start : error.end]
+    return "".join(ASCII_SPELLINGS.get(ch) or char_escape(ch) for ch in text), error.end
+
+
+codecs.register_error(ASCII_ERRORS, _spell)
+
+
+def non_utf8_encoding(stream: IO[str]) -> str | None:
+    """The stream's encoding when it is not a UTF (``PYTHONIOENCODING=latin-1``, a C locale), else None."""
+    encoding = codecs.lookup(getattr(stream, "encoding", None) or "utf-8").name
+    return None if encoding.startswith("utf") else encoding
+
+
+@contextmanager
+def ascii_fallback(stdout: IO[str], stderr: IO[str]) -> Iterator[None]:
+    """Within the block, streams whose encoding is not UTF-8 write what they cannot encode as
+    ASCII spellings (σ1 as sigma1, κ as kappa, ≤ as <=) instead of raising UnicodeEncodeError,
+    and names are escaped for stdout's encoding (:func:`~weightlens.render.escape.output_encoding`).
+    JSON and JUnit output are pure ASCII and need neither."""
+    for stream in (stdout, stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if non_utf8_encoding(stream) and reconfigure is not None:
+            reconfigure(errors=ASCII_ERRORS)
+    encoding = non_utf8_encoding(stdout)
+    with output_encoding(encoding) if encoding else nullcontext():
+        yield
 
 
 def data_console(file: IO[str] | None = None) -> Console:

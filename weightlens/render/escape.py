@@ -13,6 +13,9 @@ in messages with it).
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 
 _HIDDEN = re.compile(
     "["
@@ -30,11 +33,12 @@ _HIDDEN = re.compile(
     "]"
 )
 _HIDDEN_OR_BACKSLASH = re.compile(_HIDDEN.pattern[:1] + "\\\\" + _HIDDEN.pattern[1:])
+_OUTPUT_ENCODING: ContextVar[str | None] = ContextVar("weightlens_output_encoding", default=None)
 _LEGACY_COMMAND = re.compile(r"##\[")
 """The Actions runner also executes ``##[command]`` found anywhere in a log line."""
 
 
-def _escape(ch: str) -> str:
+def char_escape(ch: str) -> str:
     """``\\\\`` for a backslash, else ``\\xNN``, ``\\uNNNN`` or ``\\UNNNNNNNN`` (Python's spelling)."""
     cp = ord(ch)
     if ch == "\\":
@@ -61,10 +65,35 @@ def visible(text: str, backslash: bool = True) -> str:
 
     ``backslash=False`` is for messages whose quoted names are already escaped (see
     :func:`weightlens.errors.quote`): controls still become escapes, backslashes stay.
+
+    Within :func:`output_encoding`, characters that encoding lacks are escaped too.
     """
-    out = (_HIDDEN_OR_BACKSLASH if backslash else _HIDDEN).sub(lambda m: _escape(m.group()), text)
+    out = (_HIDDEN_OR_BACKSLASH if backslash else _HIDDEN).sub(lambda m: char_escape(m.group()), text)
+    encoding = _OUTPUT_ENCODING.get()
+    if encoding is not None and not out.isascii():
+        out = "".join(ch if ch.isascii() or _encodable(ch, encoding) else char_escape(ch) for ch in out)
     out = _LEGACY_COMMAND.sub(r"##\\x5b", out)
     start = len(out) - len(out.lstrip(" "))
     if out.startswith("::", start):
         out = out[:start] + "\\x3a" + out[start + 1 :]
     return out
+
+
+def _encodable(ch: str, encoding: str) -> bool:
+    try:
+        ch.encode(encoding)
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+@contextmanager
+def output_encoding(encoding: str) -> Iterator[None]:
+    """Within the block, :func:`visible` also escapes what ``encoding`` cannot write: on a
+    latin-1 stdout a name keeps its é but shows σ as ``\\u03c3``, so that the ASCII spellings
+    the stream gives weightlens' own symbols (σ1 as sigma1) never make two names look alike."""
+    token = _OUTPUT_ENCODING.set(encoding)
+    try:
+        yield
+    finally:
+        _OUTPUT_ENCODING.reset(token)
