@@ -63,3 +63,28 @@ def test_pythonioencoding_latin1_end_to_end(ckpt: Path) -> None:
     assert out.returncode == 1, out.stderr
     text = out.stdout.decode("latin-1")
     assert "<= 10" in text and "café" in text and "w\\u03c3.\\u4e2d" in text and b"Traceback" not in out.stderr
+
+
+BAD = os.fsdecode(b"m\xff\x1b")
+"""A file name that is not UTF-8 (byte 0xff, a surrogate escape here) with an ESC in it."""
+
+
+def test_file_names_that_are_not_utf8(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
+
+    from weightlens.render.escape import visible
+
+    runner = CliRunner()
+    monkeypatch.chdir(tmp_path)
+    src = write_safetensors(tmp_path / f"{BAD}.safetensors", {"w": np.eye(3, dtype=np.float32)})
+    result = runner.invoke(app, ["analyze", src.name, "-f", "json", "-o", f"{BAD}.json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads((tmp_path / f"{BAD}.json").read_text())["inputs"][0]["path"] == src.name  # exact
+    result = runner.invoke(app, ["inspect", src.name])
+    assert result.exit_code == 0 and visible(src.name, backslash=False) in result.stdout and "\x1b" not in result.stdout
+    result = runner.invoke(app, ["analyze", f"missing{BAD}.safetensors"])
+    assert result.exit_code == 2 and result.stderr == "weightlens: error: missingm\\udcff\\x1b.safetensors: no such file or directory\n"
+    result = runner.invoke(app, ["report", src.name, "-o", f"{BAD}.html"])
+    assert result.exit_code == 0 and result.stderr.startswith("wrote m\\udcff\\x1b.html (") and "\x1b" not in result.stderr
+    page = (tmp_path / f"{BAD}.html").read_text(encoding="utf-8")
+    assert "m\\udcff\\x1b.safetensors" in page
