@@ -3,11 +3,36 @@
 Everything a user can get wrong — a path, a file, a header, an option, a config — raises a
 subclass of :class:`WeightlensError`. The CLI turns it into one line on stderr and exit code 2;
 library callers can catch it like any other exception.
+
+A message names hostile things — a tensor name from a header, a shard name from an index —
+only through :func:`quote`: escaped, and at most QUOTE_LIMIT characters of it.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+
+from weightlens.render.escape import visible
+
+QUOTE_LIMIT = 60
+"""Most characters a message spends on one quoted value (quotes and "..." included)."""
+
+
+def quote(value: object, limit: int = QUOTE_LIMIT) -> str:
+    """A value to name in an error message: a string in single quotes, escaped by
+    :func:`~weightlens.render.escape.visible`; anything else as its ``repr``; cut to at most
+    ``limit`` characters, ending in "..." when cut (never inside an escape)."""
+    text = value if isinstance(value, str) else repr(value)
+
+    def shown(n: int) -> str:
+        return f"'{visible(text[:n])}'" if isinstance(value, str) else visible(text[:n], backslash=False)
+
+    if len(text) <= limit and len(full := shown(len(text))) <= limit:
+        return full
+    n = min(len(text), limit)
+    while n > 0 and len(shown(n)) + 3 > limit:
+        n -= 1
+    return shown(n) + "..."
 
 
 class WeightlensError(Exception):

@@ -317,11 +317,27 @@ def _converged(history: list[float], tol: float) -> bool:
     return old - e < tol * old
 
 
+def unscale(f: np.ndarray, g: np.ndarray, s: float) -> tuple[np.ndarray, np.ndarray]:
+    """Factors of s·F·G, with the power of two s = 2^e split between them per component.
+
+    Component j gets F_j·2^a_j and G_j·2^(e−a_j), with a_j chosen so that both have about the
+    same largest entry, √(max|F_j|·max|G_j|·s). Exact (a power of two is a shift of the exponent,
+    never a rounding); and neither factor overflows where s·F would: near the float32 limit s
+    itself (2^128) is not a float32.
+    """
+    e = math.frexp(s)[1] - 1
+    f_max = np.abs(f).max(axis=0).astype(np.float64)
+    g_max = np.abs(g).max(axis=1).astype(np.float64)
+    log_ratio = np.log2(np.where(g_max > 0, g_max, 1.0)) - np.log2(np.where(f_max > 0, f_max, 1.0))
+    a = np.rint((e + log_ratio) / 2).astype(np.int64)
+    return np.ldexp(f, a[None, :]), np.ldexp(g, (e - a)[:, None])
+
+
 def _result(w: np.ndarray, ft: np.ndarray, g: np.ndarray, s: float, history: list[float], converged: bool) -> NMFResult:
     res_sq, w_sq = residual_sq(w, ft, g)
     f = ft.T.copy()
     if s != 1.0:
-        f *= f.dtype.type(s)
+        f, g = unscale(f, g, s)
     rel_error = math.sqrt(res_sq / w_sq) if w_sq > 0 else 0.0
     return NMFResult(f, g, rel_error, len(history) - 1, converged, np.array(history))
 

@@ -75,7 +75,7 @@ def test_github_annotations_one_per_violation_escaped(mixed) -> None:
     assert {unescape(m["title"]) for m in parsed} == {"weightlens allow_nonfinite", "weightlens max_condition"}
     assert {unescape(m["file"]) for m in parsed} == {str(path)}
     messages = [unescape(m["message"]) for m in parsed]
-    assert "odd%name,with:colon\nand newline: condition number κ = 1000 exceeds max_condition = 100" in messages
+    assert "odd%name,with:colon\\x0aand newline: condition number κ = 1000 exceeds max_condition = 100" in messages  # one line
 
 
 @pytest.mark.parametrize(
@@ -104,7 +104,7 @@ def test_junit_has_one_testcase_per_tensor_and_rule(mixed) -> None:
     assert len(cases) == 16
     assert len({(c.get("classname"), c.get("name")) for c in cases}) == 16
     failed = {(c.get("classname"), c.get("name")): c.find("failure") for c in cases if c.find("failure") is not None}
-    assert set(failed) == {("singular", "max_condition"), ("odd%name,with:colon\nand newline", "max_condition"), ("nan", "allow_nonfinite")}
+    assert set(failed) == {("singular", "max_condition"), ("odd%name,with:colon\\x0aand newline", "max_condition"), ("nan", "allow_nonfinite")}
     assert failed["singular", "max_condition"].get("message") == "condition number κ = ∞ (numerically singular) exceeds max_condition = 100"
     assert [c.get("classname") for c in cases if c.find("skipped") is not None] == ["nan"]
 
@@ -121,7 +121,7 @@ def test_junit_survives_names_xml_cannot_hold() -> None:
     )
     case = ET.fromstring(render_junit(result)).find("testsuite/testcase")
     assert case is not None and case.get("classname") == "bad\\x01name\\x00"
-    assert xml_text("ok\tå\U0001f600") == "ok\tå\U0001f600"
+    assert xml_text("ok\tå\U0001f600\ufffe") == "ok\\x09å\U0001f600\\ufffe"
 
 
 @pytest.mark.parametrize(

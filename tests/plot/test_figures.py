@@ -134,3 +134,21 @@ def test_spectrum_edge_cases_draw(tmp_path, make_checkpoint) -> None:  # type: i
         assert len(axes_ids(root)) == 2
     _, comments = svg_tree((tmp_path / "f" / "rank1.svg").read_bytes())
     assert any("no power-law fit" in c or "fewer than 2 distinct" in c for c in comments)
+
+
+CONTROL_NAME = "model.layers.0.q\x1b]0;pwned\x07\x00\u202e\n::error::x"
+
+
+def test_names_with_control_characters_draw_escaped_without_warnings(make_checkpoint, rng) -> None:  # type: ignore[no-untyped-def]
+    import warnings
+
+    from weightlens.plot.names import series_key
+    from weightlens.render.escape import visible
+
+    report = analyze(make_checkpoint({CONTROL_NAME: rng.standard_normal((12, 8))}), AnalysisOptions(full_spectrum=True))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # matplotlib's "Glyph ... missing from font" is a UserWarning
+        figures = [(matrix_figure(r), r) for r in report.tensors] + [(overview_figure(report.tensors), None)]
+        comments = [svg_tree(render(fig, "svg"))[1] for fig, _ in figures]
+    assert any(visible(CONTROL_NAME) in c for c in comments[0])  # the title
+    assert any(visible(series_key(CONTROL_NAME).split("*.", 1)[1]) in c for c in comments[1])  # the legend

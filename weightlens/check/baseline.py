@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from weightlens.check.rules import Rule
-from weightlens.errors import InputError, UsageError
+from weightlens.errors import InputError, UsageError, quote
 from weightlens.report import TensorRecord
 from weightlens.run import selected
 from weightlens.schema import shipped_schema
@@ -83,7 +83,7 @@ def load_baseline(path: str | os.PathLike[str]) -> Baseline:
     records: dict[str, TensorRecord] = {}
     for entry in doc["tensors"]:
         if entry["name"] in records:
-            raise InputError(path, f"tensor {entry['name']!r} appears twice; a baseline must name each tensor once")
+            raise InputError(path, f"tensor {quote(entry['name'])} appears twice; a baseline must name each tensor once")
         records[entry["name"]] = TensorRecord.from_dict(entry)
     passes = doc["options"].get("passes")
     return Baseline(str(path), records, tuple(passes) if isinstance(passes, list) else None)

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from weightlens.check.rules import RULES, RULES_BY_NAME, Limit, Rule
-from weightlens.errors import ConfigError
+from weightlens.errors import ConfigError, quote
 
 COMMAND_LINE = "command line"
 
@@ -113,7 +113,7 @@ def parse_table(table: Mapping[str, Any], source: str) -> tuple[dict[str, Limit]
         if isinstance(match, str):
             match = [match]
         if not match or not isinstance(match, list) or not all(isinstance(g, str) and g for g in match):
-            raise ConfigError(source, where + "match", f"expected a glob or a non-empty list of globs, got {match!r}")
+            raise ConfigError(source, where + "match", f"expected a glob or a non-empty list of globs, got {quote(match)}")
         if not entry:
             raise ConfigError(source, where.rstrip("."), "sets no rule")
         overrides.append(Override(tuple(match), _rule_limits(entry, source, where), source))
@@ -141,7 +141,7 @@ def config_table(path: Path) -> tuple[dict[str, Any] | None, str]:
         tool = doc.get("tool", {})
         table = tool.get("weightlens") if isinstance(tool, dict) else None
         if table is not None and not isinstance(table, dict):
-            raise ConfigError(f"{path}", "tool.weightlens", f"expected a table, got {table!r}")
+            raise ConfigError(f"{path}", "tool.weightlens", f"expected a table, got {quote(table)}")
         return table, f"{path} [tool.weightlens]"
     return doc, str(path)
 

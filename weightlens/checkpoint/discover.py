@@ -18,7 +18,7 @@ from typing import Literal
 
 from weightlens.checkpoint.header import _PICKLE_HINT, FileHeader, TensorInfo, read_header
 from weightlens.checkpoint.peft import AdapterConfig, find_adapter_config, has_lora_pairs, read_adapter_config
-from weightlens.errors import HeaderError, InputError
+from weightlens.errors import HeaderError, InputError, quote
 
 PICKLE_SUFFIXES = frozenset({".bin", ".pt", ".pth", ".ckpt", ".pkl", ".pickle"})
 INDEX_SUFFIX = ".safetensors.index.json"
@@ -135,9 +135,13 @@ def _from_index(path: Path, index: Path) -> Checkpoint:
     for name in dict.fromkeys(weight_map.values()):
         shard = index.parent / name
         if Path(name).name != name:
-            raise InputError(index, f"shard {name!r} is not a file name in the index's directory")
-        if not shard.is_file():
-            raise InputError(index, f"names shard {name!r}, which does not exist")
+            raise InputError(index, f"shard {quote(name)} is not a file name in the index's directory")
+        try:
+            is_file = shard.is_file()
+        except OSError as e:  # ENAMETOOLONG: is_file() only swallows "does not exist"
+            raise InputError(index, f"names shard {quote(name)}, which cannot be looked up ({e.strerror})") from None
+        if not is_file:
+            raise InputError(index, f"names shard {quote(name)}, which does not exist")
         shards.append(shard)
     by_shard: dict[str, list[str]] = {}
     for tensor, shard_name in weight_map.items():
@@ -146,7 +150,7 @@ def _from_index(path: Path, index: Path) -> Checkpoint:
     present = {h.path.name: {t.name for t in h.tensors} | {n for n, _ in h.invalid} for h in headers}
     for tensor, shard_name in weight_map.items():
         if shard_name in present and tensor not in present[shard_name]:
-            raise InputError(index, f"maps tensor {tensor!r} to {shard_name}, which does not contain it")
+            raise InputError(index, f"maps tensor {quote(tensor)} to {quote(shard_name)}, which does not contain it")
     return _assemble(path, "index", headers, unreadable)
 
 
@@ -179,7 +183,7 @@ def _assemble(
     for h in headers:
         for t in h.tensors:
             if t.name in seen:
-                raise InputError(path, f"tensor {t.name!r} is in both {seen[t.name].name} and {h.path.name}")
+                raise InputError(path, f"tensor {quote(t.name)} is in both {seen[t.name].name} and {h.path.name}")
             seen[t.name] = h.path
     tensors = sorted((t for h in headers for t in h.tensors), key=lambda t: natural_key(t.name))
     return Checkpoint(path=path, layout=layout, files=tuple(headers), tensors=tuple(tensors), unreadable=tuple(unreadable or ()))

@@ -20,6 +20,7 @@ from typing import Any
 
 from weightlens.checkpoint.dtypes import DTYPES, DType
 from weightlens.errors import HeaderError, InputError
+from weightlens.errors import quote as _short  # the one capped, escaped quoting of hostile values
 
 MAX_HEADER_BYTES = 100 * 1024 * 1024
 """Largest header accepted, as in the reference implementation (100 MB)."""
@@ -108,12 +109,6 @@ def _unique_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
             raise ValueError(f"duplicate key {_short(key)}")
         out[key] = value
     return out
-
-
-def _short(x: Any, limit: int = 60) -> str:
-    """repr(x), cut to ``limit`` characters: hostile headers must not make hostile messages."""
-    r = repr(x)
-    return r if len(r) <= limit else r[: limit - 3] + "..."
 
 
 def _is_int(x: Any) -> bool:

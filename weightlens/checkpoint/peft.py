@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from weightlens.checkpoint.header import TensorInfo
-from weightlens.errors import InputError
+from weightlens.errors import InputError, quote
 
 ADAPTER_CONFIG = "adapter_config.json"
 ADAPTER_WEIGHTS = "adapter_model.safetensors"
@@ -137,14 +137,14 @@ def read_adapter_config(path: str | Path) -> AdapterConfig:
         raise InputError(path, f"adapter config must be a JSON object, got {type(doc).__name__}")
     peft_type = doc.get("peft_type")
     if peft_type is not None and str(peft_type).upper() != "LORA":
-        raise InputError(path, f"peft_type: expected 'LORA', got {peft_type!r} (only LoRA adapters are analyzed as ΔW = s·B·A)")
+        raise InputError(path, f"peft_type: expected 'LORA', got {quote(peft_type)} (only LoRA adapters are analyzed as ΔW = s·B·A)")
 
     def get(key: str, default: Any, ok: Any, expected: str) -> Any:
         value = doc.get(key)
         if value is None:
             return default
         if not ok(value):
-            raise InputError(path, f"{key}: expected {expected}, got {value!r}")
+            raise InputError(path, f"{key}: expected {expected}, got {quote(value)}")
         return value
 
     def positive_int(x: Any) -> bool:
@@ -154,11 +154,11 @@ def read_adapter_config(path: str | Path) -> AdapterConfig:
         value = get(key, {}, lambda v: isinstance(v, dict), "an object of module pattern -> value")
         for k, v in value.items():
             if not ok(v):
-                raise InputError(path, f"{key}[{k!r}]: expected {expected}, got {v!r}")
+                raise InputError(path, f"{key}[{quote(k)}]: expected {expected}, got {quote(v)}")
             try:
                 re.compile(k)
             except re.error as e:
-                raise InputError(path, f"{key}: {k!r} is not a regular expression ({e})") from None
+                raise InputError(path, f"{key}: {quote(k)} is not a regular expression ({e})") from None
         return value
 
     return AdapterConfig(

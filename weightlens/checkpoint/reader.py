@@ -13,7 +13,7 @@ import numpy as np
 
 from weightlens.checkpoint.dtypes import decode
 from weightlens.checkpoint.header import TensorInfo
-from weightlens.errors import InputError
+from weightlens.errors import InputError, quote
 
 
 def read_tensor(info: TensorInfo) -> np.ndarray:
@@ -45,7 +45,7 @@ def read_tensor(info: TensorInfo) -> np.ndarray:
             mm = mmap.mmap(f.fileno(), lead + info.nbytes, offset=start, access=mmap.ACCESS_READ)
         values = decode(dtype, np.frombuffer(mm, dtype=dtype.raw, count=count, offset=lead))
     except (OSError, ValueError) as e:
-        raise InputError(info.file, f"cannot read tensor {info.name!r}: {e}") from None
+        raise InputError(info.file, f"cannot read tensor {quote(info.name)}: {e}") from None
     # Not mm.close(): that raises BufferError while anything still holds a view of the map (a
     # sampling profiler such as Dask's can keep a finished frame, and its locals, alive for a
     # moment). Dropping the last reference unmaps it, normally right here.

@@ -15,6 +15,8 @@ from typer.core import TyperArgument, TyperCommand, TyperGroup, TyperOption
 
 from weightlens.__about__ import __version__
 from weightlens.errors import WeightlensError
+from weightlens.render.console import ascii_fallback
+from weightlens.render.escape import visible
 
 
 _METAVARS: dict[Any, str] = {int: "N", float: "X", str: "TEXT"}
@@ -75,9 +77,10 @@ class _Group(TyperGroup):
 
     def invoke(self, ctx: typer.Context) -> Any:
         try:
-            return super().invoke(ctx)
+            with ascii_fallback(sys.stdout, sys.stderr):
+                return super().invoke(ctx)
         except WeightlensError as e:
-            print(f"weightlens: error: {e}", file=sys.stderr)
+            print(f"weightlens: error: {visible(str(e), backslash=False)}", file=sys.stderr)  # paths too
             raise typer.Exit(e.exit_code) from None
         except KeyboardInterrupt:
             print("weightlens: interrupted", file=sys.stderr)

@@ -13,6 +13,7 @@ from weightlens.cli.source import report_from
 from weightlens.errors import InputError, UsageError
 from weightlens.options import AnalysisOptions
 from weightlens.plot import plot_report, plotted_matrices, require_matplotlib, require_spectra
+from weightlens.render.escape import visible
 
 
 class ImageFormat(str, Enum):
@@ -44,6 +45,6 @@ def plot_cmd(
     with progress_bar(len(plotted_matrices(report)) + 1, quiet, label="plotting") as advance:
         written = plot_report(report, output, format.value, on_file=lambda p: advance(p.name))
     if not quiet:
-        print(f"wrote {len(written)} figures to {output}", file=sys.stderr)
+        print(f"wrote {len(written)} figures to {visible(str(output), backslash=False)}", file=sys.stderr)
     if report.summary.errors:
         raise typer.Exit(1)

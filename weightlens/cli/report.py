@@ -12,6 +12,7 @@ from weightlens.cli.source import report_from
 from weightlens.options import AnalysisOptions
 from weightlens.output import atomic_writer
 from weightlens.plot import plotted_matrices, require_matplotlib
+from weightlens.render.escape import visible
 from weightlens.render.html import html_report
 
 
@@ -37,6 +38,6 @@ def report_cmd(
     with atomic_writer(output) as f:
         f.write(page)
     if not quiet:
-        print(f"wrote {output} ({len(page.encode()) / 2**20:.1f} MiB)", file=sys.stderr)
+        print(f"wrote {visible(str(output), backslash=False)} ({len(page.encode()) / 2**20:.1f} MiB)", file=sys.stderr)
     if report.summary.errors:
         raise typer.Exit(1)

@@ -11,7 +11,7 @@ import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from weightlens.errors import UsageError
+from weightlens.errors import UsageError, quote
 from weightlens.output import atomic_writer
 from weightlens.report import Report, TensorRecord
 
@@ -38,7 +38,7 @@ def require_spectra(report: Report) -> None:
     missing = [r.name for r in plotted_matrices(report) if "sigma" not in r.metrics]
     if missing:
         raise UsageError(
-            f"{len(missing)} matrices have no singular values in the report (field sigma, first: {missing[0]!r}): "
+            f"{len(missing)} matrices have no singular values in the report (field sigma, first: {quote(missing[0])}): "
             "write it with `weightlens analyze --format json --full-spectrum`, or plot the checkpoint itself"
         )
 

@@ -2,7 +2,8 @@
 
 Built on ``matplotlib.figure.Figure`` directly, never pyplot: no global state, no GUI backend,
 safe to call from any thread. Tensor names are drawn literally (``parse_math=False``): a name
-with ``$`` in it is not mathtext.
+with ``$`` in it is not mathtext; control characters in it are drawn as escapes
+(:func:`~weightlens.render.escape.visible`), which no font lacks a glyph for.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import numpy as np
 
 from weightlens.plot.names import layer_index, series_key
 from weightlens.powerlaw import PowerLawFit
+from weightlens.render.escape import visible
 from weightlens.render.table import ALPHA_RANGE
 from weightlens.report import TensorRecord
 
@@ -157,7 +159,7 @@ def matrix_figure(record: TensorRecord) -> Figure:
     _sigma_panel(left, record)
     _density_panel(right, record)
     m, n = record.matrix_shape or (0, 0)
-    _literal(fig.suptitle(f"{record.name}    {m}×{n} {record.dtype}", fontsize=11))
+    _literal(fig.suptitle(f"{visible(record.name)}    {m}×{n} {record.dtype}", fontsize=11))
     return fig
 
 
@@ -211,9 +213,10 @@ def depth_positions(records: Sequence[TensorRecord]) -> tuple[list[float], str, 
 
 
 def _series_labels(keys: Sequence[str]) -> dict[str, str]:
-    """Legend labels: the part after the layer index ("*.") when that is unambiguous."""
+    """Legend labels: the part after the layer index ("*.") when that is unambiguous, escaped."""
     short = {k: k.split("*.", 1)[1] if "*." in k else k for k in keys}
-    return short if len(set(short.values())) == len(short) else {k: k for k in keys}
+    chosen = short if len(set(short.values())) == len(short) else {k: k for k in keys}
+    return {k: visible(v) for k, v in chosen.items()}
 
 
 def overview_figure(records: Sequence[TensorRecord]) -> Figure:

@@ -9,17 +9,18 @@ from rich.text import Text
 from weightlens.check.result import CheckResult
 from weightlens.check.rules import RULES_BY_NAME
 from weightlens.render.console import print_data
+from weightlens.render.escape import visible
 
 
 def violations_table(result: CheckResult) -> Table:
-    """One row per violation: tensor (name printed literally), rule, value found, limit."""
+    """One row per violation: tensor (name printed literally, escaped by :func:`visible`), rule, value found, limit."""
     table = Table(box=None, header_style="bold", pad_edge=False)
     table.add_column("tensor", no_wrap=True)
     table.add_column("rule", no_wrap=True)
     table.add_column("value", no_wrap=True)
     table.add_column("limit", no_wrap=True)
     for v in result.violations:
-        table.add_row(Text(v.tensor), Text(v.rule, style="red"), Text(v.found), RULES_BY_NAME[v.rule].format_limit(v.limit))
+        table.add_row(Text(visible(v.tensor)), Text(v.rule, style="red"), Text(visible(v.found, backslash=False)), RULES_BY_NAME[v.rule].format_limit(v.limit))
     return table
 
 

@@ -6,7 +6,6 @@ are most of the rows and say nothing. Names are rich ``Text``, never markup.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 
 from rich.console import Console, Group
@@ -16,7 +15,7 @@ from rich.text import Text
 from weightlens.diff import DiffRecord, DiffReport, DiffSummary
 from weightlens.render.console import print_data
 from weightlens.render.format import num
-from weightlens.render.json import dumps
+from weightlens.render.json import dumps, json_line
 from weightlens.render.table import Column
 
 
@@ -27,7 +26,7 @@ def render_diff_json(report: DiffReport) -> str:
 
 def diff_jsonl_line(record: DiffRecord) -> str:
     """One diff record as one line of JSON Lines (the ``tensor`` definition of the diff schema)."""
-    return json.dumps(record.to_dict(), ensure_ascii=False, allow_nan=False, separators=(",", ":")) + "\n"
+    return json_line(record.to_dict())
 
 
 def _arrow(a: str, b: str) -> str:

@@ -2,12 +2,15 @@
 
 Escaping follows the Actions toolkit (``@actions/core`` ``issueCommand``): in the message,
 ``%``, CR and LF become ``%25``, ``%0D``, ``%0A``; in properties (``file``, ``title``) also
-``:`` and ``,`` become ``%3A`` and ``%2C``.
+``:`` and ``,`` become ``%3A`` and ``%2C``. Before that, names and messages go through
+:func:`~weightlens.render.escape.visible`: the runner writes an annotation's message to the log
+and its page, where ESC, BS or a bidi override would act as they do in a terminal.
 """
 
 from __future__ import annotations
 
 from weightlens.check.result import CheckResult
+from weightlens.render.escape import visible
 
 
 def escape_data(text: str) -> str:
@@ -21,7 +24,7 @@ def escape_property(text: str) -> str:
 def render_github(result: CheckResult) -> str:
     """``::error file=F,title=weightlens RULE::TENSOR: MESSAGE`` lines, one per violation."""
     return "".join(
-        f"::error file={escape_property(v.file)},title={escape_property(f'weightlens {v.rule}')}::"
-        f"{escape_data(f'{v.tensor}: {v.message}')}\n"
+        f"::error file={escape_property(visible(v.file, backslash=False))},title={escape_property(f'weightlens {v.rule}')}::"
+        f"{escape_data(visible(v.tensor) + ': ' + visible(v.message, backslash=False))}\n"
         for v in result.violations
     )

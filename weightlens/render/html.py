@@ -15,6 +15,7 @@ from rich.text import Text
 
 from weightlens.__about__ import __version__
 from weightlens.plot.names import safe_stems
+from weightlens.render.escape import visible
 from weightlens.render.summary import SummaryLine, flag_counts, headline, summary_lines
 from weightlens.render.table import flags, shape_text, shown_columns, table_rows
 from weightlens.report import Report, TensorRecord
@@ -56,13 +57,23 @@ def styled(value: str | Text) -> str:
     return "".join(out)
 
 
+def name_html(name: str) -> str:
+    """A tensor name as HTML text: escaped by :func:`visible`, then for HTML."""
+    return html.escape(visible(name))
+
+
+def text_html(text: str) -> str:
+    """A path or message as HTML text: control characters as escapes, then escaped for HTML."""
+    return html.escape(visible(text, backslash=False))
+
+
 def _img(data: bytes, fmt: str, alt: str) -> str:
     uri = f"data:{MIME[fmt]};base64,{base64.b64encode(data).decode('ascii')}"
     return f'<img src="{uri}" alt="{html.escape(alt)}">'
 
 
 def _summary_item(line: SummaryLine) -> str:
-    items = ", ".join(f"<code>{html.escape(n)}</code>" + (f" ({html.escape(note)})" if note else "") for n, note in line.items)
+    items = ", ".join(f"<code>{name_html(n)}</code>" + (f" ({text_html(note)})" if note else "") for n, note in line.items)
     cls = {"bad": ' class="bad"', "warn": ' class="warn"'}.get(line.level, "")
     return f"<li><span{cls}>{html.escape(line.label)}</span>: {items}</li>"
 
@@ -77,7 +88,7 @@ def _table(report: Report, anchors: dict[str, str]) -> str:
     head.append("<th>flags</th>")
     body = []
     for r in rows:
-        name = f"<code>{html.escape(r.name)}</code>"
+        name = f"<code>{name_html(r.name)}</code>"
         if r.name in anchors:
             name = f'<a href="#{anchors[r.name]}">{name}</a>'
         cells = [f'<td class="name">{name}</td>', f'<td class="num">{shape_text(r)}</td>', f"<td>{html.escape(r.dtype)}</td>"]
@@ -98,7 +109,7 @@ def _matrix_summary(r: TensorRecord) -> str:
         bits.append(f"rank {r['numerical_rank']}/{min(r.matrix_shape or (0, 0))}")
     if r.get("alpha") is not None:
         bits.append(f"α {r['alpha']:.2f} ({str(r['alpha_quality']).replace('_', ' ')})")
-    return f"<code>{html.escape(r.name)}</code> <span class=\"dim\">{html.escape(', '.join(bits))}</span>"
+    return f"<code>{name_html(r.name)}</code> <span class=\"dim\">{html.escape(', '.join(bits))}</span>"
 
 
 def render_html(report: Report, figures: Iterable[tuple[TensorRecord | None, bytes]], fmt: str = IMAGE_FORMAT, note: str | None = None) -> str:
@@ -117,8 +128,8 @@ def render_html(report: Report, figures: Iterable[tuple[TensorRecord | None, byt
         else:
             anchor = "m-" + stems[record.name]
             anchors[record.name] = anchor
-            sections.append(f'<details id="{html.escape(anchor)}"><summary>{_matrix_summary(record)}</summary>{_img(data, fmt, "spectrum of " + record.name)}</details>')
-    inputs = ", ".join(f"<code>{html.escape(i.path)}</code>" for i in report.inputs) or "a saved report"
+            sections.append(f'<details id="{html.escape(anchor)}"><summary>{_matrix_summary(record)}</summary>{_img(data, fmt, "spectrum of " + visible(record.name))}</details>')
+    inputs = ", ".join(f"<code>{text_html(i.path)}</code>" for i in report.inputs) or "a saved report"
     raised = flag_counts(s)
     summary = [f"<p><strong>{html.escape(headline(s))}</strong></p>"]
     if raised:
@@ -131,7 +142,7 @@ def render_html(report: Report, figures: Iterable[tuple[TensorRecord | None, byt
         '<html lang="en"><head><meta charset="utf-8">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
         "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; img-src data:; style-src 'unsafe-inline'\">",
-        f"<title>weightlens report: {html.escape(', '.join(i.path for i in report.inputs) or 'saved report')}</title>",
+        f"<title>weightlens report: {text_html(', '.join(i.path for i in report.inputs) or 'saved report')}</title>",
         f"<style>{CSS}</style></head><body>",
         "<h1>weightlens report</h1>",
         f'<p class="meta">{inputs} · weightlens {html.escape(__version__)}</p>',
@@ -139,7 +150,7 @@ def render_html(report: Report, figures: Iterable[tuple[TensorRecord | None, byt
         *summary,
         "<h2>Metrics by layer depth</h2>",
         overview or '<p class="note">No analyzed matrices.</p>',
-        f'<p class="note">{html.escape(note)}</p>' if note else "",
+        f'<p class="note">{text_html(note)}</p>' if note else "",
         "<h2>Matrices</h2>",
         _table(report, anchors),
     ]

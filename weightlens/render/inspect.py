@@ -11,6 +11,7 @@ from rich.text import Text
 from weightlens.__about__ import __version__
 from weightlens.checkpoint import TensorInfo, Unreadable
 from weightlens.render.console import print_data
+from weightlens.render.escape import visible
 from weightlens.render.format import count, nbytes
 from weightlens.run import Plan
 
@@ -51,13 +52,13 @@ def render_inspect(plan: Plan, console: Console) -> None:
         table.add_column(header, justify=justify, no_wrap=True)  # type: ignore[arg-type]
     tensors, unreadable = split(plan)
     for t in tensors:
-        table.add_row(Text(t.name), t.dtype, "×".join(map(str, t.shape)) or "scalar", f"{t.parameters:,}", nbytes(t.nbytes), Text(t.file.name))
+        table.add_row(Text(visible(t.name)), t.dtype, "×".join(map(str, t.shape)) or "scalar", f"{t.parameters:,}", nbytes(t.nbytes), Text(visible(t.file.name, backslash=False)))
     params = sum(t.parameters for t in tensors)
     size = sum(t.nbytes for t in tensors)
     files = sum(len(c.files) for c in plan.checkpoints)
     total = Text(f"{len(tensors)} tensors, {params:,} parameters ({count(params)}), {nbytes(size)} in {files} file(s)", style="bold")
     if plan.excluded:
         total.append(f"; {plan.excluded} excluded by filters", style="")
-    notes = [Text.assemble(("unreadable: ", "bold red"), Text(u.name), f" ({u.file.name}): {u.problem}") for u in unreadable]
+    notes = [Text.assemble(("unreadable: ", "bold red"), Text(visible(u.name)), visible(f" ({u.file.name}): {u.problem}", backslash=False)) for u in unreadable]
     body = Group(table, Text(""), total, *notes)
     print_data(console, body)

@@ -2,23 +2,23 @@
 
 ``classname`` is the tensor name (dotted names group like packages in most viewers), ``name``
 the rule; a violation is a ``<failure>``, a check that could not be measured a ``<skipped>``.
-Characters XML 1.0 cannot carry (control characters in a tensor name) are written as ``\\xNN``.
+Names and messages are escaped by :func:`~weightlens.render.escape.visible` first, which also
+covers every character XML 1.0 cannot carry; the document is pure ASCII (other characters as
+``&#N;`` references), so it is the same in any output encoding.
 """
 
 from __future__ import annotations
 
-import re
 import xml.etree.ElementTree as ET
 
 from weightlens.check.result import CheckResult
 from weightlens.check.rules import RULES_BY_NAME
-
-_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+from weightlens.render.escape import visible
 
 
 def xml_text(text: str) -> str:
-    """``text`` with the characters XML 1.0 forbids replaced by ``\\xNN`` escapes."""
-    return _NOT_XML.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+    """A message as XML 1.0 can carry it: control characters (and U+FFFE/U+FFFF) as escapes."""
+    return visible(text, backslash=False)
 
 
 def render_junit(result: CheckResult) -> str:
@@ -33,12 +33,12 @@ def render_junit(result: CheckResult) -> str:
     root = ET.Element("testsuites", {"name": "weightlens check", **counts})
     suite = ET.SubElement(root, "testsuite", {"name": "weightlens check", **counts})
     for o in result.outcomes:
-        case = ET.SubElement(suite, "testcase", {"classname": xml_text(o.tensor), "name": o.rule, "file": xml_text(o.file)})
+        case = ET.SubElement(suite, "testcase", {"classname": visible(o.tensor), "name": o.rule, "file": xml_text(o.file)})
         if o.status == "fail":
             rule = RULES_BY_NAME[o.rule]
             failure = ET.SubElement(case, "failure", {"message": xml_text(o.message), "type": o.rule})
-            failure.text = xml_text(f"{o.tensor}\nvalue: {o.found}\nlimit: {rule.format_limit(o.limit)}\n{o.message}")
+            failure.text = "\n".join((visible(o.tensor), *map(xml_text, (f"value: {o.found}", f"limit: {rule.format_limit(o.limit)}", o.message))))
         elif o.status == "skip":
             ET.SubElement(case, "skipped", {"message": xml_text(o.message)})
     ET.indent(root)
-    return ET.tostring(root, encoding="unicode", xml_declaration=True) + "\n"
+    return ET.tostring(root, encoding="us-ascii", xml_declaration=True).decode("ascii") + "\n"

@@ -3,8 +3,9 @@ check's violations.
 
 Tensor names are code spans, which GitHub renders literally: no emphasis, links, @-mentions,
 emoji or math can come out of a name. Inside a table cell a ``|`` still ends the cell, even
-in a code span, so it is written ``\\|`` there (GFM spec, "Tables"); control characters are
-shown as escapes so that a name cannot break a line of the table.
+in a code span, so it is written ``\\|`` there (GFM spec, "Tables"). Names are escaped by
+:func:`~weightlens.render.escape.visible` first: a name cannot break a line of the table, nor
+carry a terminal sequence or a bidi override into the comment.
 """
 
 from __future__ import annotations
@@ -15,19 +16,19 @@ from rich.text import Text
 
 from weightlens.check.result import CheckResult
 from weightlens.check.rules import RULES_BY_NAME
+from weightlens.render.escape import visible
 from weightlens.render.summary import SummaryLine, flag_counts, headline, summary_lines
 from weightlens.render.table import flags, shape_text, shown_columns, table_rows
 from weightlens.report import Report
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _SPECIAL = re.compile(r"([\\`*_{}\[\]<>|~$&@])")
 ALPHA_NOTE = "α: power-law exponent of the eigenvalue tail; `?`: the fit is not good (few tail points or a poor KS fit)."
 
 
 def text(s: str) -> str:
     """Plain text (not at the start of a line) with the characters that could format, link,
-    mention or open HTML backslash-escaped."""
-    return _SPECIAL.sub(r"\\\1", _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", s))
+    mention or open HTML backslash-escaped, control characters shown as escapes."""
+    return _SPECIAL.sub(r"\\\1", visible(s, backslash=False))
 
 
 def code(name: str, in_table: bool = False) -> str:
@@ -36,7 +37,7 @@ def code(name: str, in_table: bool = False) -> str:
     The fence is one backtick longer than the longest run inside the name, padded with a space
     when the name starts or ends with a backtick or a space (CommonMark strips one of each).
     """
-    name = _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", name)
+    name = visible(name)
     if not name:
         return "` `"  # the empty name: a code span cannot be empty
     if in_table:

@@ -16,6 +16,7 @@ from rich.table import Table
 from rich.text import Text
 
 from weightlens.render.console import print_data
+from weightlens.render.escape import visible
 from weightlens.render.format import count, num, percent
 from weightlens.report import Report, Summary, TensorRecord
 
@@ -160,12 +161,12 @@ def analysis_table(report: Report) -> Table:
         cells: list[str | Text] = []
         for c in shown:
             cells.append(c.cell(r) if c.field in r.metrics else Text("-", style="dim"))
-        table.add_row(Text(r.name), shape_text(r), r.dtype, *cells, _flags_cell(r))
+        table.add_row(Text(visible(r.name)), shape_text(r), r.dtype, *cells, _flags_cell(r))
     return table
 
 
 def _names(pairs: list[tuple[str, str]]) -> Text:
-    return Text(", ").join(Text.assemble(Text(n), f" ({v})") for n, v in pairs)
+    return Text(", ").join(Text.assemble(Text(visible(n)), f" ({v})") for n, v in pairs)
 
 
 def summary_text(s: Summary) -> Text:
@@ -185,9 +186,9 @@ def summary_text(s: Summary) -> Text:
     if s.lowest_rank_ratio:
         lines.append(Text.assemble("lowest rank ratio: ", _names([(n, f"{v:.3f}") for n, v in s.lowest_rank_ratio])))
     for reason, names in s.skipped_reasons.items():
-        lines.append(Text.assemble((f"not analyzed, {reason}: ", "dim"), Text(", ").join(Text(n) for n in names)))
+        lines.append(Text.assemble((f"not analyzed, {reason}: ", "dim"), Text(", ").join(Text(visible(n)) for n in names)))
     for name, error in s.error_list:
-        lines.append(Text.assemble(("unreadable: ", "bold red"), Text(name), f": {error}"))
+        lines.append(Text.assemble(("unreadable: ", "bold red"), Text(visible(name)), f": {visible(error, backslash=False)}"))
     return Text("\n").join(lines)
 
 
