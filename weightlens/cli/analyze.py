@@ -111,14 +111,16 @@ def analyze_cmd(
     the_plan = plan(paths, options.include, options.exclude)
     units = the_plan.jobs
     records: list[TensorRecord] = []
-    with output_stream(output, keep_on_interrupt=format is Format.jsonl) as out, progress_bar(len(units), quiet) as advance:
-        # closing(): Ctrl-C while a record is written still stops the workers at once
-        with closing(iter_records(units, options, workers=jobs, scheduler=scheduler, on_complete=lambda unit: advance(unit.name))) as results:
-            for record in results:
-                records.append(record)
-                if format is Format.jsonl:
-                    out.write(jsonl_line(record))
-                    out.flush()
+    streaming = format is Format.jsonl
+    with output_stream(output, keep_on_interrupt=streaming) as out:
+        with progress_bar(len(units), quiet, streaming=out if streaming else None) as advance:
+            # closing(): Ctrl-C while a record is written still stops the workers at once
+            with closing(iter_records(units, options, workers=jobs, scheduler=scheduler, on_complete=lambda unit: advance(unit.name))) as results:
+                for record in results:
+                    records.append(record)
+                    if streaming:
+                        out.write(jsonl_line(record))
+                        out.flush()
         report = Report(the_plan.inputs(), options, records, summarize(records, the_plan.excluded))
         if format is Format.json:
             out.write(render_json(report))

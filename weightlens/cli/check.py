@@ -102,7 +102,7 @@ def check_cmd(
     config: Path | None = typer.Option(
         None,
         "--config",
-        help="TOML file of rules (top-level keys; \\[tool.weightlens] in a pyproject.toml).",
+        help="TOML file of rules (top-level keys; [tool.weightlens] in a pyproject.toml).",
         show_default=False,
         metavar="FILE",
     ),
@@ -120,12 +120,12 @@ def check_cmd(
     jobs: int | None = JOBS,
     **limits: Any,
 ) -> None:
-    r"""Check the weights against rules: exit 0 when all pass, 1 on a violation, 2 on an error.
+    """Check the weights against rules: exit 0 when all pass, 1 on a violation, 2 on an error.
 
     On by default: every tensor readable, no NaN/Inf, no all-zero matrix.
-    Limits come from the options below, from \[tool.weightlens] in the nearest pyproject.toml
+    Limits come from the options below, from [tool.weightlens] in the nearest pyproject.toml
     or from --config FILE; the command line wins.
-    Per-tensor limits: \[\[tool.weightlens.overrides]] tables with match = "glob".
+    Per-tensor limits: [[tool.weightlens.overrides]] tables with match = "glob".
     """
     settings = load_config(limits, config, pyproject=not isolated)
     guard_output(output, paths)

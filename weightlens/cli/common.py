@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from weightlens.errors import UsageError
+from weightlens.render.escape import visible
 from weightlens.output import atomic_writer
 
 PATHS = typer.Argument(..., help="Checkpoints: .safetensors files, sharded directories or index files.", show_default=False)
@@ -57,9 +58,14 @@ def output_stream(output: Path | None, keep_on_interrupt: bool = False) -> Itera
 
 
 @contextmanager
-def progress_bar(total: int, quiet: bool, label: str = "analyzing") -> Iterator[Callable[[str], None]]:
-    """A progress bar on stderr when it is a terminal; yields ``advance(name)``."""
-    if quiet or not sys.stderr.isatty() or total == 0:
+def progress_bar(total: int, quiet: bool, label: str = "analyzing", streaming: IO[str] | None = None) -> Iterator[Callable[[str], None]]:
+    """A transient progress bar on stderr when it is a terminal; yields ``advance(name)``.
+
+    The bar is erased when the block ends: print data after it, never inside it. ``streaming``
+    is the stream data is written to during the block; when that is a terminal too, the data
+    itself shows progress and no bar is drawn (the two would share lines).
+    """
+    if quiet or not sys.stderr.isatty() or total == 0 or (streaming is not None and streaming.isatty()):
         yield lambda _name: None
         return
     progress = Progress(
@@ -76,4 +82,4 @@ def progress_bar(total: int, quiet: bool, label: str = "analyzing") -> Iterator[
     )
     with progress:
         task = progress.add_task(label, total=total, last="")
-        yield lambda name: progress.update(task, advance=1, last=name)
+        yield lambda name: progress.update(task, advance=1, last=visible(name))

@@ -46,13 +46,15 @@ def diff_cmd(
     guard_output(output, [base, tuned])
     the_plan = plan_diff(base, tuned, options)
     records: list[DiffRecord] = []
-    with output_stream(output, keep_on_interrupt=format is Format.jsonl) as out, progress_bar(len(the_plan.jobs), quiet, label="comparing") as advance:
-        with closing(iter_diff(the_plan, options, workers=jobs, on_complete=lambda job: advance(job.name))) as results:
-            for record in results:
-                records.append(record)
-                if format is Format.jsonl:
-                    out.write(diff_jsonl_line(record))
-                    out.flush()
+    streaming = format is Format.jsonl
+    with output_stream(output, keep_on_interrupt=streaming) as out:
+        with progress_bar(len(the_plan.jobs), quiet, label="comparing", streaming=out if streaming else None) as advance:
+            with closing(iter_diff(the_plan, options, workers=jobs, on_complete=lambda job: advance(job.name))) as results:
+                for record in results:
+                    records.append(record)
+                    if streaming:
+                        out.write(diff_jsonl_line(record))
+                        out.flush()
         report = report_of(the_plan, options, records)
         if format is Format.json:
             out.write(render_diff_json(report))
