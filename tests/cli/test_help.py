@@ -44,9 +44,9 @@ def test_metavars_a_user_expects() -> None:
 @pytest.mark.parametrize(
     ("command", "texts"),
     [
-        ("analyze", ["[default: health,spectrum", "[default: 0.1, 0.25, 0.5]", "weightlens[dask]", "[default: all cores", "[default: min(32"]),
-        ("plot", ["pip install 'weightlens[plot]'"]),
-        ("report", ["pip install 'weightlens[plot]'"]),
+        ("analyze", ["[default: health,spectrum", "[default: 0.1, 0.25, 0.5]", "the weightlens-health[dask] extra", "[default: all cores", "[default: min(32"]),
+        ("plot", ["pip install matplotlib (the weightlens-health[plot] extra)"]),
+        ("report", ["pip install matplotlib (the weightlens-health[plot] extra)"]),
     ],
 )
 def test_help_keeps_bracketed_text(command: str, texts: list[str]) -> None:

@@ -59,7 +59,7 @@ def test_scheduler_without_dask_says_how_to_install(ckpt, monkeypatch) -> None: 
     monkeypatch.setattr(builtins, "__import__", no_dask)
     result = runner.invoke(app, ["analyze", str(ckpt), "--scheduler", "local"])
     assert result.exit_code == 2
-    assert result.stderr.strip() == "weightlens: error: --scheduler needs Dask's distributed scheduler: pip install 'weightlens[dask]'"
+    assert result.stderr.strip() == "weightlens: error: --scheduler needs Dask's distributed scheduler: pip install 'dask[distributed]' (the weightlens-health[dask] extra)"
 
 
 def test_unreachable_scheduler_is_a_one_line_error(ckpt, monkeypatch) -> None:  # type: ignore[no-untyped-def]

@@ -68,7 +68,7 @@ def analyze_cmd(
     precision: PrecisionChoice = typer.Option(PrecisionChoice.auto, "--precision", help="auto picks the fastest route whose error stays below the storage noise (float64 Gram eigenvalues or float32 SVD for ≤16-bit storage, float64 SVD for F32/F64); float32/float64 force LAPACK's SVD (and NMF) in that dtype."),
     spectrum: SpectrumChoice = typer.Option(SpectrumChoice.exact, "--spectrum", help="exact: all singular values; fast: only the top-k and σmin of matrices with min(m,n) ≥ 512 (Lanczos on the Gram matrix, with error bounds; reported as spectrum_exact: false)."),
     jobs: int | None = JOBS,
-    scheduler: str | None = typer.Option(None, "--scheduler", metavar="ADDRESS", help="Run on a Dask cluster: 'local' starts one here, tcp://HOST:PORT uses a running scheduler whose workers see the same checkpoint path (pip install 'weightlens[dask]').", show_default=False),
+    scheduler: str | None = typer.Option(None, "--scheduler", metavar="ADDRESS", help="Run on a Dask cluster: 'local' starts one here, tcp://HOST:PORT uses a running scheduler whose workers see the same checkpoint path (pip install 'dask[distributed]', the weightlens-health[dask] extra).", show_default=False),
     near_zero_tau: float = typer.Option(1e-3, "--near-zero-tau", help="τ of near_zero_fraction: |w| ≤ τ·rms."),
     nmf_rank: list[str] = typer.Option([], "--nmf-rank", metavar="RANK", help="NMF rank k (integer) or fraction of min(m,n); repeatable [default: min(32, min(m,n)/2)].", show_default=False),
     nmf_mode: NMFModeChoice = typer.Option(

@@ -33,7 +33,7 @@ def plot_cmd(
 
     Per matrix: the singular-value decay (log-log) with the energy ranks and the rank tolerance,
     and the eigenvalue density with the fitted power-law tail. Writes DIR/overview.<format> and one DIR/<tensor>.<format> per matrix. Needs matplotlib:
-    pip install 'weightlens[plot]'.
+    pip install matplotlib (the weightlens-health[plot] extra).
     """
     require_matplotlib()
     report, from_file = report_from(paths, AnalysisOptions(full_spectrum=True, include=tuple(include), exclude=tuple(exclude)), quiet)

@@ -28,7 +28,7 @@ def report_cmd(
     Summary, flags, the table, the metrics by layer depth and every matrix's spectrum, figures
     embedded; no scripts, no external links.
 
-    Needs matplotlib: pip install 'weightlens[plot]'.
+    Needs matplotlib: pip install matplotlib (the weightlens-health[plot] extra).
     """
     require_matplotlib()
     guard_output(output, paths)

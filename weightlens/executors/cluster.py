@@ -13,6 +13,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+from weightlens.__about__ import DISTRIBUTION
 from weightlens.errors import UsageError
 from weightlens.executors.base import BackendExecutor, Future, R, T
 from weightlens.executors.pool import available_cores
@@ -20,7 +21,7 @@ from weightlens.executors.pool import available_cores
 CONNECT_TIMEOUT = "30s"
 """How long to try to reach a remote scheduler."""
 
-INSTALL_HINT = "pip install 'weightlens[dask]'"
+INSTALL_HINT = f"pip install 'dask[distributed]' (the {DISTRIBUTION}[dask] extra)"
 
 
 def check_scheduler(address: str) -> None:

@@ -1,6 +1,6 @@
 """Plots of a report: per-matrix spectra and an overview of metrics by layer depth.
 
-matplotlib is an optional extra (``pip install 'weightlens[plot]'``), imported only here and
+matplotlib is an optional extra (``pip install matplotlib``, the ``[plot]`` extra), imported only here and
 only when a plot is drawn; :func:`require_matplotlib` turns its absence into a usage error.
 """
 
@@ -11,11 +11,12 @@ import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from weightlens.__about__ import DISTRIBUTION
 from weightlens.errors import UsageError, quote
 from weightlens.output import atomic_writer
 from weightlens.report import Report, TensorRecord
 
-INSTALL_HINT = "matplotlib is not installed: pip install 'weightlens[plot]'"
+INSTALL_HINT = f"matplotlib is not installed: pip install matplotlib (the {DISTRIBUTION}[plot] extra)"
 OVERVIEW_STEM = "overview"
 
 
