@@ -144,12 +144,14 @@ class Summary:
 
     Attributes
     ----------
-    tensors : records in the report; analyzed : spectral passes ran; skipped : they did not
+    tensors : stored tensors the records cover (a LoRA record covers its two factors);
+    records : records in the report; analyzed : spectral passes ran; skipped : they did not
         (with ``skipped_reasons``: reason -> names); errors : tensors that could not be read.
     excluded : tensors left out by include/exclude filters.
     parameters : total elements of the reported tensors.
     flags : count per health flag (nonfinite, all_zero, singular, ill_conditioned, rank_deficient;
-        lora_rank_deficient: LoRA updates of numerical rank < r).
+        lora_rank_deficient: LoRA updates of numerical rank < r); ``flagged``: flag -> the names
+        counted, in checkpoint order.
     worst_condition : up to 5 (name, κ) with the largest κ, singular (κ = None) first,
         by increasing rank ratio.
     lowest_rank_ratio : up to 5 (name, rank_ratio), smallest first.
@@ -158,12 +160,14 @@ class Summary:
     """
 
     tensors: int = 0
+    records: int = 0
     analyzed: int = 0
     skipped: int = 0
     errors: int = 0
     excluded: int = 0
     parameters: int = 0
     flags: dict[str, int] = field(default_factory=dict)
+    flagged: dict[str, list[str]] = field(default_factory=dict)
     worst_condition: list[tuple[str, float | None]] = field(default_factory=list)
     lowest_rank_ratio: list[tuple[str, float]] = field(default_factory=list)
     skipped_reasons: dict[str, list[str]] = field(default_factory=dict)
@@ -173,12 +177,14 @@ class Summary:
         return jsonable(
             {
                 "tensors": self.tensors,
+                "records": self.records,
                 "analyzed": self.analyzed,
                 "skipped": self.skipped,
                 "errors": self.errors,
                 "excluded": self.excluded,
                 "parameters": self.parameters,
                 "flags": self.flags,
+                "flagged": self.flagged,
                 "worst_condition": [{"name": n, "condition_number": k} for n, k in self.worst_condition],
                 "lowest_rank_ratio": [{"name": n, "rank_ratio": r} for n, r in self.lowest_rank_ratio],
                 "skipped_reasons": self.skipped_reasons,
@@ -193,8 +199,8 @@ _LORA_EXPECTED = frozenset({"singular", "ill_conditioned", "rank_deficient"})
 
 def summarize(records: list[TensorRecord], excluded: int = 0, worst: int = 5) -> Summary:
     """Counts, flags and worst layers of a list of records."""
-    s = Summary(tensors=len(records), excluded=excluded)
-    s.flags = {"nonfinite": 0, **{f: 0 for f in FLAG_FIELDS}, "lora_rank_deficient": 0}
+    s = Summary(tensors=sum(2 if r.kind == "lora" else 1 for r in records), records=len(records), excluded=excluded)
+    s.flagged = {"nonfinite": [], **{f: [] for f in FLAG_FIELDS}, "lora_rank_deficient": []}
     conds: list[tuple[str, float | None]] = []
     ratios: list[tuple[str, float]] = []
     for r in records:
@@ -204,12 +210,13 @@ def summarize(records: list[TensorRecord], excluded: int = 0, worst: int = 5) ->
             s.error_list.append((r.name, r.error))
             continue
         if r.get("nan_count", 0) or r.get("inf_count", 0):
-            s.flags["nonfinite"] += 1
+            s.flagged["nonfinite"].append(r.name)
         lora = r.kind == "lora"
         for f in FLAG_FIELDS:
-            s.flags[f] += bool(r.get(f)) and not (lora and f in _LORA_EXPECTED)
-        if lora and "numerical_rank" in r.metrics:
-            s.flags["lora_rank_deficient"] += r["numerical_rank"] < r["lora_rank"] and not r.get("all_zero")
+            if r.get(f) and not (lora and f in _LORA_EXPECTED):
+                s.flagged[f].append(r.name)
+        if lora and "numerical_rank" in r.metrics and r["numerical_rank"] < r["lora_rank"] and not r.get("all_zero"):
+            s.flagged["lora_rank_deficient"].append(r.name)
         if r.analyzed:
             s.analyzed += 1
             if lora:
@@ -221,6 +228,7 @@ def summarize(records: list[TensorRecord], excluded: int = 0, worst: int = 5) ->
         elif r.skipped:
             s.skipped += 1
             s.skipped_reasons.setdefault(r.skipped, []).append(r.name)
+    s.flags = {f: len(names) for f, names in s.flagged.items()}
     ratio_of = dict(ratios)
     # Singular first (the lowest rank ratio first among them), then by decreasing κ.
     conds.sort(key=lambda nk: (0, ratio_of.get(nk[0], 0.0)) if nk[1] is None else (1, -nk[1]))

@@ -75,7 +75,7 @@ def _img(data: bytes, fmt: str, alt: str) -> str:
 def _summary_item(line: SummaryLine) -> str:
     items = ", ".join(f"<code>{name_html(n)}</code>" + (f" ({text_html(note)})" if note else "") for n, note in line.items)
     cls = {"bad": ' class="bad"', "warn": ' class="warn"'}.get(line.level, "")
-    return f"<li><span{cls}>{html.escape(line.label)}</span>: {items}</li>"
+    return f"<li><span{cls}>{html.escape(line.label)}</span>: {items}{html.escape(line.tail)}</li>"
 
 
 def _table(report: Report, anchors: dict[str, str]) -> str:

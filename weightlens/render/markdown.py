@@ -54,7 +54,7 @@ def _cell(value: str | Text) -> str:
 
 def _line(line: SummaryLine) -> str:
     items = ", ".join(code(n) + (f" ({text(note)})" if note else "") for n, note in line.items)
-    return f"- {text(line.label)}: {items}"
+    return f"- {text(line.label)}: {items}{line.tail}"
 
 
 def render_markdown(report: Report) -> str:
@@ -84,7 +84,7 @@ def render_markdown(report: Report) -> str:
     hidden = [ln for ln in lines if ln.label.startswith("not analyzed")]
     out += [_line(ln) for ln in shown]
     if hidden:
-        n = sum(len(ln.items) for ln in hidden)
+        n = sum(len(ln.items) + ln.more for ln in hidden)
         out += ["", f"<details><summary>{n} tensors not analyzed</summary>", "", *(_line(ln) for ln in hidden), "", "</details>"]
     return "\n".join(out).rstrip("\n") + "\n"
 

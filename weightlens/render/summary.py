@@ -16,11 +16,27 @@ class SummaryLine:
     label: str
     items: tuple[tuple[str, str | None], ...]
     level: str = "info"
+    more: int = 0
+    """Names counted but not listed (the line ends ", … (+N more)")."""
+
+    @property
+    def tail(self) -> str:
+        return f", … (+{self.more} more)" if self.more else ""
+
+
+SHOWN = 5
+"""Names listed per summary line; the rest are counted."""
+
+
+def named(label: str, names: list[str], level: str = "info") -> SummaryLine:
+    """A line listing the first :data:`SHOWN` names and counting the rest."""
+    return SummaryLine(label, tuple((n, None) for n in names[:SHOWN]), level, max(0, len(names) - SHOWN))
 
 
 def headline(s: Summary) -> str:
     """'43 tensors (621k parameters): 34 matrices analyzed, 9 not analyzed[, …]'."""
-    text = f"{s.tensors} tensors ({count(s.parameters)} parameters): {s.analyzed} matrices analyzed, {s.skipped} not analyzed"
+    records = f" in {s.records} records" if s.records != s.tensors else ""
+    text = f"{s.tensors} tensors{records} ({count(s.parameters)} parameters): {s.analyzed} matrices analyzed, {s.skipped} not analyzed"
     if s.errors:
         text += f", {s.errors} unreadable"
     if s.excluded:
@@ -35,8 +51,9 @@ def flag_counts(s: Summary) -> str | None:
 
 
 def summary_lines(s: Summary) -> list[SummaryLine]:
-    """Worst κ, lowest rank ratios, unreadable tensors, and what was not analyzed (last)."""
-    lines = []
+    """The tensors behind every flag, worst κ, lowest rank ratios, unreadable tensors, and what
+    was not analyzed (last)."""
+    lines = [named(f.replace("_", "-"), names, "warn") for f, names in s.flagged.items() if names]
     if s.worst_condition:
         lines.append(SummaryLine("worst κ", tuple((n, "singular" if k is None else num(k)) for n, k in s.worst_condition)))
     if s.lowest_rank_ratio:
@@ -44,5 +61,5 @@ def summary_lines(s: Summary) -> list[SummaryLine]:
     for name, error in s.error_list:
         lines.append(SummaryLine("unreadable", ((name, error),), "bad"))
     for reason, names in s.skipped_reasons.items():
-        lines.append(SummaryLine(f"not analyzed, {reason}", tuple((n, None) for n in names)))
+        lines.append(named(f"not analyzed, {reason}", names))
     return lines

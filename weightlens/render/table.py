@@ -18,6 +18,7 @@ from rich.text import Text
 from weightlens.render.console import print_data
 from weightlens.render.escape import visible
 from weightlens.render.format import count, num, percent
+from weightlens.render.summary import SummaryLine, flag_counts, headline, summary_lines
 from weightlens.report import Report, Summary, TensorRecord
 
 
@@ -165,30 +166,24 @@ def analysis_table(report: Report) -> Table:
     return table
 
 
-def _names(pairs: list[tuple[str, str]]) -> Text:
-    return Text(", ").join(Text.assemble(Text(visible(n)), f" ({v})") for n, v in pairs)
+_STYLE = {"warn": "yellow", "bad": "bold red", "info": ""}
+
+
+def summary_line_text(line: SummaryLine) -> Text:
+    """``label: name (note), ...`` with every name and note escaped for the terminal."""
+    items = Text(", ").join(Text.assemble(Text(visible(n)), f" ({visible(note, backslash=False)})" if note else "") for n, note in line.items)
+    return Text.assemble((f"{line.label}: ", _STYLE[line.level]), items, line.tail)
 
 
 def summary_text(s: Summary) -> Text:
-    lines = [
-        Text.assemble(
-            (f"{s.tensors} tensors", "bold"),
-            f" ({count(s.parameters)} parameters): {s.analyzed} matrices analyzed, {s.skipped} not analyzed",
-            f", {s.errors} unreadable" if s.errors else "",
-            f", {s.excluded} excluded by filters" if s.excluded else "",
-        )
-    ]
-    raised = {k: v for k, v in s.flags.items() if v}
+    """The headline, the flag counts and :func:`~weightlens.render.summary.summary_lines`."""
+    head = headline(s)
+    lines = [Text(head)]
+    lines[0].stylize("bold", 0, head.find(" ("))
+    raised = flag_counts(s)
     if raised:
-        lines.append(Text("flags: " + ", ".join(f"{v} {k.replace('_', '-')}" for k, v in raised.items()), style="yellow"))
-    if s.worst_condition:
-        lines.append(Text.assemble("worst κ: ", _names([(n, "singular" if k is None else num(k)) for n, k in s.worst_condition])))
-    if s.lowest_rank_ratio:
-        lines.append(Text.assemble("lowest rank ratio: ", _names([(n, f"{v:.3f}") for n, v in s.lowest_rank_ratio])))
-    for reason, names in s.skipped_reasons.items():
-        lines.append(Text.assemble((f"not analyzed, {reason}: ", "dim"), Text(", ").join(Text(visible(n)) for n in names)))
-    for name, error in s.error_list:
-        lines.append(Text.assemble(("unreadable: ", "bold red"), Text(visible(name)), f": {visible(error, backslash=False)}"))
+        lines.append(Text(f"flags: {raised}", style="yellow"))
+    lines += [summary_line_text(line) for line in summary_lines(s)]
     return Text("\n").join(lines)
 
 
