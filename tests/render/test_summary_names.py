@@ -45,3 +45,20 @@ def test_an_adapter_counts_tensors_and_records_apart() -> None:
     assert doc["summary"]["tensors"] == stored == 2 * doc["summary"]["records"] == 2 * len(doc["tensors"])
     out = runner.invoke(app, ["analyze", str(SAMPLES / "adapter")]).stdout
     assert f"{stored} tensors in {len(doc['tensors'])} records" in out
+
+
+def test_rows_of_several_checkpoints_name_their_checkpoint(tmp_path: Path, rng: np.random.Generator) -> None:
+    from weightlens.testing.writer import write_safetensors
+
+    paths = []
+    for d in ("run-a", "run-b"):
+        (tmp_path / d).mkdir()
+        p = tmp_path / d / "model.safetensors"
+        write_safetensors(p, {"w": rng.standard_normal((8, 8)).astype(np.float32)})
+        paths.append(str(p))
+    for fmt in ("table", "markdown"):
+        out = runner.invoke(app, ["analyze", *paths, "--passes", "health", "-f", fmt]).stdout
+        rows = [ln for ln in out.splitlines() if "8×8" in ln]
+        assert len(rows) == 2 and paths[0] in rows[0] and paths[1] in rows[1], out
+    one = runner.invoke(app, ["analyze", paths[0], "--passes", "health"]).stdout
+    assert "checkpoint" not in one.splitlines()[0]

@@ -18,7 +18,7 @@ from weightlens.check.result import CheckResult
 from weightlens.check.rules import RULES_BY_NAME
 from weightlens.render.escape import visible
 from weightlens.render.summary import SummaryLine, flag_counts, headline, summary_lines
-from weightlens.render.table import flags, shape_text, shown_columns, table_rows
+from weightlens.render.table import checkpoint_labels, flags, shape_text, shown_columns, table_rows
 from weightlens.report import Report
 
 _SPECIAL = re.compile(r"([\\`*_{}\[\]<>|~$&@])")
@@ -64,13 +64,16 @@ def render_markdown(report: Report) -> str:
     s = report.summary
     out = [f"### weightlens: {text(headline(s))}", ""]
     if rows:
-        header = ["tensor", "shape", "dtype", *(c.header for c in columns), "flags"]
-        align = [":--", "--:", ":--", *("--:" if c.justify == "right" else ":--" for c in columns), ":--"]
+        source = checkpoint_labels(report)
+        first = [] if source is None else ["checkpoint"]
+        header = [*first, "tensor", "shape", "dtype", *(c.header for c in columns), "flags"]
+        align = [*(":--" for _ in first), ":--", "--:", ":--", *("--:" if c.justify == "right" else ":--" for c in columns), ":--"]
         out.append("| " + " | ".join(header) + " |")
         out.append("| " + " | ".join(align) + " |")
         for r in rows:
             cells = [c.cell(r) if c.field in r.metrics else "-" for c in columns]
-            line = [code(r.name, in_table=True), shape_text(r), r.dtype, *map(_cell, cells), _cell(", ".join(f for f, _ in flags(r)))]
+            where = [] if source is None else [code(source.get(r.file, r.file), in_table=True)]
+            line = [*where, code(r.name, in_table=True), shape_text(r), r.dtype, *map(_cell, cells), _cell(", ".join(f for f, _ in flags(r)))]
             out.append("| " + " | ".join(line) + " |")
         out.append("")
         if any(c.field == "alpha" for c in columns):

@@ -148,10 +148,21 @@ def shape_text(r: TensorRecord) -> str:
     return "×".join(map(str, r.matrix_shape or r.shape))
 
 
+def checkpoint_labels(report: Report) -> dict[str, str] | None:
+    """File -> the checkpoint path it belongs to, as given, when the report has several
+    checkpoints (their rows need telling apart); None for one."""
+    if len(report.inputs) < 2:
+        return None
+    return {f.path: i.path for i in report.inputs for f in i.files}
+
+
 def analysis_table(report: Report) -> Table:
     rows = table_rows(report)
     shown = shown_columns(rows)
+    source = checkpoint_labels(report)
     table = Table(title=None, box=None, header_style="bold", pad_edge=False)
+    if source is not None:
+        table.add_column("checkpoint", no_wrap=True)
     table.add_column("tensor", overflow="fold", no_wrap=True)
     table.add_column("shape", justify="right", no_wrap=True)
     table.add_column("dtype", no_wrap=True)
@@ -162,7 +173,8 @@ def analysis_table(report: Report) -> Table:
         cells: list[str | Text] = []
         for c in shown:
             cells.append(c.cell(r) if c.field in r.metrics else Text("-", style="dim"))
-        table.add_row(Text(visible(r.name)), shape_text(r), r.dtype, *cells, _flags_cell(r))
+        first = [] if source is None else [Text(visible(source.get(r.file, r.file)))]
+        table.add_row(*first, Text(visible(r.name)), shape_text(r), r.dtype, *cells, _flags_cell(r))
     return table
 
 
