@@ -11,7 +11,7 @@ import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from weightlens.errors import UsageError
+from weightlens.errors import OutputError, UsageError
 from weightlens.output import atomic_writer
 from weightlens.report import Report, TensorRecord
 
@@ -63,6 +63,14 @@ def iter_figures(report: Report, fmt: str = "png", matrices: bool = True) -> Ite
             yield r, render(matrix_figure(r), fmt)
 
 
+def make_directory(path: Path) -> None:
+    """Create ``path`` and its parents (OutputError when that fails: read-only, a file in the way ...)."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise OutputError(path, f"cannot create the directory: {e.strerror or e}") from None
+
+
 def plot_report(
     report: Report,
     directory: str | os.PathLike[str],
@@ -91,7 +99,7 @@ def plot_report(
         raise UsageError(f"{out}: expected a directory for the plots, got a file")
     figures = iter_figures(report, fmt)
     first = next(figures)  # validates before anything is created
-    out.mkdir(parents=True, exist_ok=True)
+    make_directory(out)
     stems = safe_stems((r.name for r in plotted_matrices(report)), reserved=(OVERVIEW_STEM,))
     written = []
     for record, data in itertools.chain([first], figures):
