@@ -179,12 +179,12 @@ STAGES = {
 def faults(draw):  # type: ignore[no-untyped-def]
     stage = draw(st.sampled_from([None, *STAGES]))
     err = draw(st.sampled_from(STAGES[stage][1])) if stage else 0
-    chunks = draw(st.lists(st.text(st.characters(codec="utf-8"), max_size=3000), max_size=12))
+    chunks = draw(st.lists(st.text(st.characters(codec="utf-8"), max_size=2000), max_size=12))
     limit = draw(st.integers(0, max(1, sum(len(c.encode()) for c in chunks))))
     return stage, err, chunks, limit, draw(st.booleans()), draw(st.booleans())
 
 
-@settings(derandomize=True, max_examples=300, deadline=None)
+@settings(derandomize=True, max_examples=200, deadline=None)
 @given(faults())
 def test_atomic_writer_under_faults_leaves_the_target_whole(fault) -> None:  # type: ignore[no-untyped-def]
     """A fault at any stage: OutputError naming the file and the reason; the target keeps its old
