@@ -9,6 +9,7 @@ PyTorch pickle files are refused with a conversion hint: weightlens never unpick
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import re
@@ -114,8 +115,10 @@ def _open(path: Path) -> Checkpoint:
             if pickles:
                 raise InputError(path, f"no .safetensors files, only PyTorch pickles ({', '.join(pickles[:3])}); " + _PICKLE_HINT)
             raise InputError(path, "no .safetensors files in this directory")
-        headers, unreadable = _read_shards(files, {})
-        return _assemble(path, "directory", headers, unreadable)
+        links = {f: broken_link(f) for f in files}  # an incomplete HF snapshot: listed, not fatal
+        broken = [Unreadable(f.name, f, f"cannot read: {problem}") for f, problem in links.items() if problem]
+        headers, unreadable = _read_shards([f for f, problem in links.items() if not problem], {})
+        return _assemble(path, "directory", headers, [*broken, *unreadable])
     if path.name.endswith(INDEX_SUFFIX):
         return _from_index(path, path)
     if path.suffix in PICKLE_SUFFIXES:
@@ -141,7 +144,7 @@ def _from_index(path: Path, index: Path) -> Checkpoint:
         except OSError as e:  # ENAMETOOLONG: is_file() only swallows "does not exist"
             raise InputError(index, f"names shard {quote(name)}, which cannot be looked up ({e.strerror})") from None
         if not is_file:
-            raise InputError(index, f"names shard {quote(name)}, which does not exist")
+            raise InputError(index, f"names shard {quote(name)}, {broken_link(shard) or 'which does not exist'}")
         shards.append(shard)
     by_shard: dict[str, list[str]] = {}
     for tensor, shard_name in weight_map.items():
@@ -152,6 +155,25 @@ def _from_index(path: Path, index: Path) -> Checkpoint:
         if shard_name in present and tensor not in present[shard_name]:
             raise InputError(index, f"maps tensor {quote(tensor)} to {quote(shard_name)}, which does not contain it")
     return _assemble(path, "index", headers, unreadable)
+
+
+def broken_link(path: Path) -> str | None:
+    """What is wrong with ``path`` when it is a symlink that leads nowhere, else None.
+
+    "a symlink to 'TARGET', which does not exist" (dangling: in a Hugging Face cache snapshot,
+    a blob that was never downloaded) or "a symlink loop".
+    """
+    if not path.is_symlink():
+        return None
+    try:
+        os.stat(path)
+    except OSError as e:
+        if e.errno in (errno.ENOENT, errno.ENOTDIR):
+            return f"a symlink to {os.readlink(path)!r}, which does not exist"
+        if e.errno == errno.ELOOP:
+            return "a symlink loop"
+        return None  # EACCES ...: reading the shard reports it
+    return None
 
 
 def _read_shards(shards: list[Path], names_by_shard: dict[str, list[str]]) -> tuple[list[FileHeader], list[Unreadable]]:

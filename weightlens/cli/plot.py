@@ -12,7 +12,7 @@ from weightlens.cli.common import EXCLUDE, INCLUDE, QUIET, progress_bar
 from weightlens.cli.source import report_from
 from weightlens.errors import InputError, UsageError
 from weightlens.options import AnalysisOptions
-from weightlens.plot import plot_report, plotted_matrices, require_matplotlib, require_spectra
+from weightlens.plot import plot_report, plotted_matrices, require_matplotlib, require_spectra, written_line
 from weightlens.render.escape import visible
 
 
@@ -32,7 +32,9 @@ def plot_cmd(
     """Draw each matrix's spectrum and the metrics by layer depth (PNG or SVG).
 
     Per matrix: the singular-value decay (log-log) with the energy ranks and the rank tolerance,
-    and the eigenvalue density with the fitted power-law tail. Writes DIR/overview.<format> and one DIR/<tensor>.<format> per matrix. Needs matplotlib:
+    and the eigenvalue density with the fitted power-law tail. Writes DIR/overview.<format> and one DIR/<tensor>.<format> per matrix;
+    for several checkpoints, the same in one subdirectory per checkpoint, named by the parts of
+    their paths that differ (a/m.safetensors b/m.safetensors: DIR/a/, DIR/b/). Needs matplotlib:
     pip install 'weightlens[plot]'.
     """
     require_matplotlib()
@@ -45,6 +47,6 @@ def plot_cmd(
     with progress_bar(len(plotted_matrices(report)) + 1, quiet, label="plotting") as advance:
         written = plot_report(report, output, format.value, on_file=lambda p: advance(p.name))
     if not quiet:
-        print(f"wrote {len(written)} figures to {visible(str(output), backslash=False)}", file=sys.stderr)
+        print(visible(written_line(written, output), backslash=False), file=sys.stderr)
     if report.summary.errors:
         raise typer.Exit(1)
