@@ -480,6 +480,26 @@ def _entry(c: Checkpoint, selected_count: int) -> InputEntry:
     return InputEntry(path=str(c.path), layout=c.layout, files=files, tensors=len(c.tensors), selected=selected_count)
 
 
+def _nothing_in_common(base: str | os.PathLike[str], tuned: str | os.PathLike[str], cb: Checkpoint, ct: Checkpoint, jobs: list[DiffJob]) -> str:
+    """The usage error of two checkpoints that share no tensor name, with the likely cause."""
+
+    def example(names: list[str]) -> str:
+        return f", e.g. {names[0]!r}" if names else ""
+
+    on_base = [j.name for j in jobs if j.base is not None]
+    on_tuned = [j.name for j in jobs if j.tuned is not None]
+    if cb.layout == "adapter" and ct.layout != "adapter":
+        hint = "BASE is a LoRA adapter: give the base checkpoint first, the adapter second"
+    elif ct.layout == "adapter":
+        hint = "an adapter for another model?"
+    else:
+        hint = "wrong base, or unrelated checkpoints?"
+    return (
+        f"{tuned}: no tensor name in common with {base} (base: {len(on_base)} names{example(on_base)}; "
+        f"tuned: {len(on_tuned)} names{example(on_tuned)}): {hint}"
+    )
+
+
 def plan_diff(base: str | os.PathLike[str], tuned: str | os.PathLike[str], options: DiffOptions) -> DiffPlan:
     """Open both checkpoints (headers only) and pair their tensors.
 
@@ -491,7 +511,8 @@ def plan_diff(base: str | os.PathLike[str], tuned: str | os.PathLike[str], optio
     Raises
     ------
     WeightlensError
-        For a path, header or adapter config that cannot be read.
+        For a path, header or adapter config that cannot be read; UsageError when the two
+        share no tensor name (wrong base, swapped arguments, an adapter for another model).
     """
     cb, ct = open_checkpoint(base), open_checkpoint(tuned)
     by_base = {t.name: t for t in cb.items()}
@@ -509,6 +530,8 @@ def plan_diff(base: str | os.PathLike[str], tuned: str | os.PathLike[str], optio
         names = sorted(by_base.keys() | by_tuned.keys(), key=natural_key)
         jobs = [DiffJob(n, by_base.get(n), by_tuned.get(n)) for n in names]
         untargeted = 0
+    if not any(j.base is not None and j.tuned is not None for j in jobs):
+        raise UsageError(_nothing_in_common(base, tuned, cb, ct, jobs))
     chosen = [j for j in jobs if selected(j.name, options.include, options.exclude)]
     chosen.sort(key=lambda j: natural_key(j.name))
     return DiffPlan(cb, ct, mode, tuple(chosen), len(jobs) - len(chosen), untargeted)
