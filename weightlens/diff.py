@@ -96,7 +96,11 @@ def parse_lora_ranks(text: str) -> tuple[int, ...]:
 _RANK_ERRORS = next(f.schema for f in spectrum_pass.PASS.fields if f.name == "svd_rel_error")
 """[{rank, rel_error}], as ``svd_rel_error`` of ``analyze``."""
 
+UNSCALED = "unscaled: no adapter_config.json"
+"""The table note of a LoRA update whose s = alpha/r is unknown (s = 1 used)."""
+
 DIFF_FIELDS: tuple[Field, ...] = (
+    Field("lora_unscaled", "boolean", "LoRA update without adapter_config.json: s = 1 was used, so ΔW = B·A and rel_change, delta_* lack the factor alpha/r"),
     Field("identical", "boolean", "W_tuned = W_base element for element (ΔW = 0)"),
     Field("rel_change", "number", "‖ΔW‖F / ‖W_base‖F; null when W_base = 0", nullable=True),
     Field("delta_fro_norm", "number", "‖ΔW‖F"),
@@ -354,6 +358,7 @@ def _lora_inner(w: np.ndarray, left: np.ndarray, right: np.ndarray, scale_w: flo
 def _diff_lora(rec: DiffRecord, base: TensorInfo, pair: LoraPair, options: DiffOptions) -> None:
     """ΔW = s·B·A against the base weight it updates: relative size, cosine, exact ΔW spectrum."""
     rec.metrics.update(lora_identity(pair))
+    rec.metrics["lora_unscaled"] = pair.alpha is None  # LoraPair.alpha is None exactly when there is no config
     if pair.problem is not None:
         rec.error = pair.problem
         return

@@ -118,3 +118,30 @@ def test_sample_adapter_diff_planted_properties() -> None:
         "model.layers.1.self_attn.v_proj.weight": 8,
     }
     assert report.summary.identical == 1 and report.summary.errors == 0
+
+
+def test_an_adapter_without_config_is_marked_unscaled(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Without adapter_config.json s = 1: every update is marked, in the records, table and markdown."""
+    import shutil
+
+    from typer.testing import CliRunner
+
+    from tests.conftest import validate_report
+    from weightlens.cli import app
+
+    bare = tmp_path / "bare"
+    bare.mkdir()
+    shutil.copy(SAMPLES / "adapter" / "adapter_model.safetensors", bare)
+    base = str(SAMPLES / "diff" / "base.safetensors")
+    runner = CliRunner()
+    scaled = validate_report(runner.invoke(app, ["diff", base, str(SAMPLES / "adapter"), "-f", "json"]).stdout, "diff")
+    unscaled = validate_report(runner.invoke(app, ["diff", base, str(bare), "-f", "json"]).stdout, "diff")
+    assert [r["lora_unscaled"] for r in scaled["tensors"]] == [False] * 5
+    assert [r["lora_unscaled"] for r in unscaled["tensors"]] == [True] * 5
+    v0 = next(r for r in unscaled["tensors"] if r["name"] == "model.layers.0.self_attn.v_proj.weight")
+    assert v0["lora_scale"] == 1.0 and v0["lora_alpha"] is None
+    for fmt in ("table", "markdown"):
+        with_config = runner.invoke(app, ["diff", base, str(SAMPLES / "adapter"), "-f", fmt]).stdout
+        without = runner.invoke(app, ["diff", base, str(bare), "-f", fmt]).stdout.replace("\\_", "_")  # markdown escapes _
+        assert "unscaled" not in with_config
+        assert without.count("unscaled: no adapter_config.json") == 5 + 1, without  # each row, and the headline

@@ -14,7 +14,7 @@ from rich.console import Console, Group
 from rich.table import Table
 from rich.text import Text
 
-from weightlens.diff import DiffRecord, DiffReport, DiffSummary
+from weightlens.diff import UNSCALED, DiffRecord, DiffReport, DiffSummary
 from weightlens.render.console import print_data
 from weightlens.render.format import num
 from weightlens.render.json import dumps
@@ -85,6 +85,8 @@ def notes(r: DiffRecord) -> list[tuple[str, str]]:
         out.append((r.skipped, "red" if "non-finite" in r.skipped else "yellow"))
     if r.kind != "lora" and r.status == "paired" and r.base_dtype != r.tuned_dtype:
         out.append(("dtype changed", "yellow"))
+    if r.get("lora_unscaled"):
+        out.append((UNSCALED, "yellow"))
     if r.kind == "lora" and r.get("identical"):
         out.append(("zero update", "yellow"))
     return out
@@ -147,6 +149,7 @@ def diff_headline(report: DiffReport) -> str:
             f", {s.errors} unreadable" if s.errors else "",
             f", {s.excluded} excluded by filters" if s.excluded else "",
             f"; {s.untargeted} base tensors not targeted by the adapter" if report.mode == "adapter" else "",
+            f"; {UNSCALED}, s = 1 (ΔW = B·A)" if any(r.get("lora_unscaled") for r in report.records) else "",
         )
     )
 
