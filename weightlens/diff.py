@@ -31,7 +31,7 @@ import numpy as np
 from weightlens.__about__ import __version__
 from weightlens.analysis import NON_FINITE
 from weightlens.checkpoint import Checkpoint, TensorInfo, Unreadable, natural_key, open_checkpoint, read_tensor
-from weightlens.checkpoint.peft import LoraPair, base_name, pair_lora
+from weightlens.checkpoint.peft import LoraPair, base_name, dora_module, pair_lora
 from weightlens.elementwise import ElementStats, chunks, element_stats
 from weightlens.errors import InputError, UsageError
 from weightlens.executors import map_tasks
@@ -45,7 +45,7 @@ from weightlens.report import SCHEMA_VERSION, FileEntry, InputEntry, MetricsAcce
 from weightlens.run import cost, selected
 from weightlens.spectrum import Precision, Spectrum, SpectrumOverflow, compute_dtype_for, compute_spectrum, noise_from_norms, row_col_sq
 
-Status = Literal["paired", "only_in_base", "only_in_tuned"]
+Status = Literal["paired", "only_in_base", "only_in_tuned", "dora_magnitude"]
 Mode = Literal["checkpoints", "adapter"]
 
 SHAPE_CHANGED = "shape changed"
@@ -147,7 +147,8 @@ class DiffRecord(MetricsAccess):
     Attributes
     ----------
     name : the base checkpoint's tensor name (the tuned one's when only in tuned).
-    status : "paired", "only_in_base" or "only_in_tuned".
+    status : "paired", "only_in_base", "only_in_tuned", or "dora_magnitude" for a DoRA
+        magnitude vector of the tuned side that the base lacks (listed, not compared).
     kind : the base tensor's layout kind ("matrix", "reshaped", "vector", ...), "lora" for a
         LoRA update of an adapter, "unreadable" when an entry failed validation.
     base_dtype, tuned_dtype, base_shape, tuned_shape : as stored (None on the missing side);
@@ -412,7 +413,9 @@ def _diff_lora(rec: DiffRecord, base: TensorInfo, pair: LoraPair, options: DiffO
 def _status(job: DiffJob) -> Status:
     if job.base is not None and job.tuned is not None:
         return "paired"
-    return "only_in_base" if job.base is not None else "only_in_tuned"
+    if job.base is not None:
+        return "only_in_base"
+    return "dora_magnitude" if isinstance(job.tuned, TensorInfo) and dora_module(job.tuned.name) is not None else "only_in_tuned"
 
 
 def diff_job(job: DiffJob, options: DiffOptions) -> DiffRecord:
@@ -572,6 +575,7 @@ class DiffSummary:
     ----------
     pairs : names present on both sides; changed / identical : pairs with ΔW ≠ 0 / = 0.
     only_in_base, only_in_tuned : names on one side only.
+    dora_magnitude : DoRA magnitude vectors of the tuned side (its names; not compared).
     shape_changed : pairs whose shapes differ; dtype_changed : (name, base dtype, tuned dtype).
     skipped : reason -> names of pairs not fully compared; error_list : (name, error).
     excluded : names left out by filters; untargeted : base tensors an adapter leaves alone.
@@ -583,6 +587,7 @@ class DiffSummary:
     identical: int = 0
     only_in_base: list[str] = field(default_factory=list)
     only_in_tuned: list[str] = field(default_factory=list)
+    dora_magnitude: list[str] = field(default_factory=list)
     shape_changed: list[str] = field(default_factory=list)
     dtype_changed: list[tuple[str, str, str]] = field(default_factory=list)
     skipped: dict[str, list[str]] = field(default_factory=dict)
@@ -606,6 +611,7 @@ class DiffSummary:
                 "untargeted": self.untargeted,
                 "only_in_base": self.only_in_base,
                 "only_in_tuned": self.only_in_tuned,
+                "dora_magnitude": self.dora_magnitude,
                 "shape_changed": self.shape_changed,
                 "dtype_changed": [{"name": n, "base": b, "tuned": t} for n, b, t in self.dtype_changed],
                 "skipped": self.skipped,
@@ -625,8 +631,8 @@ def summarize_diff(records: list[DiffRecord], excluded: int = 0, untargeted: int
         if r.status == "only_in_base":
             s.only_in_base.append(r.name)
             continue
-        if r.status == "only_in_tuned":
-            s.only_in_tuned.append(r.tuned_name or r.name)
+        if r.status in ("only_in_tuned", "dora_magnitude"):
+            (s.only_in_tuned if r.status == "only_in_tuned" else s.dora_magnitude).append(r.tuned_name or r.name)
             continue
         s.pairs += 1
         if r.kind != "lora" and r.base_dtype != r.tuned_dtype:

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from weightlens.checkpoint import open_checkpoint
-from weightlens.checkpoint.peft import AdapterConfig, LoraName, LoraPair, base_name, pair_lora, parse_lora_name, read_adapter_config
+from weightlens.checkpoint.peft import AdapterConfig, LoraName, LoraPair, base_name, dora_module, pair_lora, parse_lora_name, read_adapter_config
 from weightlens.errors import InputError
 
 Q = "base_model.model.model.layers.0.self_attn.q_proj"
@@ -39,10 +39,27 @@ def test_parse_lora_name(name, expected) -> None:  # type: ignore[no-untyped-def
         (Q, "model.layers.0.self_attn.q_proj"),
         ("base_model.model.score.modules_to_save.weight", "score.weight"),
         ("model.norm.weight", "model.norm.weight"),
+        ("base_model.model.model.embed_tokens.base_layer.weight", "model.embed_tokens.weight"),  # save_embedding_layers
     ],
 )
 def test_base_name(name, expected) -> None:  # type: ignore[no-untyped-def]
     assert base_name(name) == expected
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        (f"{Q}.lora_magnitude_vector", Q),
+        (f"{Q}.lora_magnitude_vector.weight", Q),
+        (f"{Q}.lora_magnitude_vector.default", Q),
+        (f"{Q}.lora_magnitude_vector.default.weight", Q),
+        (f"{Q}.lora_magnitude_vector.a.b", None),
+        (f"{Q}.lora_A.weight", None),
+        ("lora_magnitude_vector", None),
+    ],
+)
+def test_dora_module(name, expected) -> None:  # type: ignore[no-untyped-def]
+    assert dora_module(name) == expected
 
 
 def test_scale_with_patterns_and_rslora(tmp_path) -> None:  # type: ignore[no-untyped-def]

@@ -39,6 +39,9 @@ PEFT_PREFIX = "base_model.model."
 
 _LORA = re.compile(r"^(?P<module>.+)\.lora_(?P<factor>[AB])(?:\.(?P<adapter>[^.]+))?\.weight$")
 _LORA_EMBEDDING = re.compile(r"^(?P<module>.+)\.lora_embedding_(?P<factor>[AB])(?:\.(?P<adapter>[^.]+))?$")
+_DORA_MAGNITUDE = re.compile(r"^(?P<module>.+)\.lora_magnitude_vector(?:\.(?!weight$)[^.]+)?(?:\.weight)?$")
+"""A DoRA magnitude vector: ``lora_magnitude_vector`` as PEFT saves it, or with the adapter
+name and/or the ``.weight`` of its in-memory ModuleDict form."""
 
 
 @dataclass(frozen=True)
@@ -63,12 +66,21 @@ def parse_lora_name(name: str) -> LoraName | None:
 def base_name(name: str) -> str:
     """The base checkpoint's name for an adapter tensor or module.
 
-    Strips PEFT's ``base_model.model.`` prefix and a ``modules_to_save`` wrapper segment:
-    ``base_model.model.score.modules_to_save.weight`` -> ``score.weight``.
+    Strips PEFT's ``base_model.model.`` prefix and a ``modules_to_save`` or ``base_layer``
+    wrapper segment: ``base_model.model.score.modules_to_save.weight`` -> ``score.weight``;
+    ``base_model.model.model.embed_tokens.base_layer.weight`` (the copy of a LoRA-wrapped
+    embedding that ``save_embedding_layers`` stores) -> ``model.embed_tokens.weight``.
     """
     if name.startswith(PEFT_PREFIX):
         name = name[len(PEFT_PREFIX) :]
-    return name.replace(".modules_to_save.", ".")
+    return name.replace(".modules_to_save.", ".").replace(".base_layer.", ".")
+
+
+def dora_module(name: str) -> str | None:
+    """The module whose weight a DoRA magnitude vector rescales, or None for other names:
+    ``...q_proj.lora_magnitude_vector`` -> ``...q_proj``."""
+    m = _DORA_MAGNITUDE.match(name)
+    return m["module"] if m else None
 
 
 def _pattern_value(patterns: Mapping[str, Any], module: str) -> Any:

@@ -14,6 +14,7 @@ from rich.console import Console, Group
 from rich.table import Table
 from rich.text import Text
 
+from weightlens.checkpoint.peft import base_name, dora_module
 from weightlens.diff import UNSCALED, DiffRecord, DiffReport, DiffSummary
 from weightlens.render.console import print_data
 from weightlens.render.format import num
@@ -79,6 +80,10 @@ def notes(r: DiffRecord) -> list[tuple[str, str]]:
         out.append(("only in tuned", "yellow"))
         if r.tuned_name:
             out.append((f"({r.tuned_name})", "dim"))
+    elif r.status == "dora_magnitude":
+        out.append((f"DoRA magnitude of {base_name(dora_module(r.tuned_name or r.name) or r.name)}.weight (not compared)", "dim"))
+    elif r.kind != "lora" and r.tuned_name:
+        out.append((f"stored in the adapter as {r.tuned_name}", "dim"))
     if r.error:
         out.append((f"error: {r.error}", "bold red"))
     if r.skipped:
@@ -146,6 +151,7 @@ def diff_headline(report: DiffReport) -> str:
             f": {s.changed} changed, {s.identical} identical" + (" (not listed)" if s.identical and report.mode == "checkpoints" else ""),
             f", {len(s.only_in_base)} only in base" if s.only_in_base else "",
             f", {len(s.only_in_tuned)} only in tuned" if s.only_in_tuned else "",
+            f", {len(s.dora_magnitude)} DoRA magnitude vectors (not compared)" if s.dora_magnitude else "",
             f", {s.errors} unreadable" if s.errors else "",
             f", {s.excluded} excluded by filters" if s.excluded else "",
             f"; {s.untargeted} base tensors not targeted by the adapter" if report.mode == "adapter" else "",
