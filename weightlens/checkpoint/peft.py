@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from weightlens.checkpoint.header import TensorInfo
+from weightlens.checkpoint.regex import MAX_PATTERN, LinearPattern, RegexRejected
 from weightlens.errors import InputError
 
 ADAPTER_CONFIG = "adapter_config.json"
@@ -83,12 +84,13 @@ def dora_module(name: str) -> str | None:
     return m["module"] if m else None
 
 
-def _pattern_value(patterns: Mapping[str, Any], module: str) -> Any:
-    """PEFT's ``get_pattern_key``: the first key k (in file order) with re.match(rf"(.*\\.)?({k})$", module)."""
-    for key, value in patterns.items():
-        if re.match(rf"(.*\.)?({key})$", module):
-            return value
-    return None
+def _peft_pattern(key: str) -> LinearPattern:
+    """The pattern PEFT's ``get_pattern_key`` matches a module name against for key k,
+    ``rf"(.*\\.)?({k})$"``, compiled to run in linear time."""
+    if len(key) > MAX_PATTERN:  # checked on the key, not the wrapped pattern, so that the limit is the one named
+        raise RegexRejected(f"it is {len(key)} characters long, more than {MAX_PATTERN}")
+    wrapped = rf"(.*\.)?({key})$"
+    return LinearPattern(wrapped, max_length=len(wrapped))
 
 
 @dataclass(frozen=True)
@@ -103,7 +105,15 @@ class AdapterConfig:
     fan_in_fan_out : the targeted weights are stored (in, out): ΔW = s·(B·A)ᵀ.
     use_dora : DoRA adapter; B·A is then the direction update before the magnitude rescaling.
     rank_pattern, alpha_pattern : per-module overrides of r and alpha, keys are regular
-        expressions matched against the end of the module name, first match wins (as in PEFT).
+        expressions matched against the end of the module name, first match wins (as in PEFT),
+        by :class:`~weightlens.checkpoint.regex.LinearPattern` (linear time; constructs that need
+        backtracking are rejected).
+
+    Raises
+    ------
+    InputError
+        When a pattern key is rejected (named with its key), or, in :meth:`rank_alpha`, when a
+        module name is too long to match.
     """
 
     path: Path
@@ -114,12 +124,33 @@ class AdapterConfig:
     use_dora: bool = False
     rank_pattern: Mapping[str, int] = field(default_factory=dict)
     alpha_pattern: Mapping[str, float] = field(default_factory=dict)
+    _matchers: dict[tuple[str, str], LinearPattern] = field(init=False, repr=False, compare=False, default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for which, patterns in (("rank_pattern", self.rank_pattern), ("alpha_pattern", self.alpha_pattern)):
+            for key in patterns:
+                try:
+                    self._matchers[which, key] = _peft_pattern(key)
+                except RegexRejected as e:
+                    raise InputError(self.path, f"{which}[{key!r}]: rejected, {e}") from None
+
+    def _pattern_value(self, which: str, module: str) -> Any:
+        """PEFT's ``get_pattern_key``: the value of the first key k (in file order) with
+        re.match(rf"(.*\\.)?({k})$", module); None when no key matches."""
+        patterns: Mapping[str, Any] = getattr(self, which)
+        for key, value in patterns.items():
+            try:
+                if self._matchers[which, key].match(module):
+                    return value
+            except RegexRejected as e:
+                raise InputError(self.path, f"{which}: {e}") from None
+        return None
 
     def rank_alpha(self, module: str) -> tuple[int, float]:
         """(r, alpha) for one module (its name with or without PEFT's prefix), overrides applied."""
         key = base_name(module)
-        r = _pattern_value(self.rank_pattern, key)
-        alpha = _pattern_value(self.alpha_pattern, key)
+        r = self._pattern_value("rank_pattern", key)
+        alpha = self._pattern_value("alpha_pattern", key)
         return (self.r if r is None else r), float(self.lora_alpha if alpha is None else alpha)
 
     def scale(self, module: str) -> float:
