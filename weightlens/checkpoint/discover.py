@@ -9,7 +9,6 @@ PyTorch pickle files are refused with a conversion hint: weightlens never unpick
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from dataclasses import dataclass, replace
@@ -17,7 +16,8 @@ from pathlib import Path
 from typing import Literal
 
 from weightlens.checkpoint.header import _PICKLE_HINT, FileHeader, TensorInfo, read_header
-from weightlens.checkpoint.peft import AdapterConfig, find_adapter_config, has_lora_pairs, read_adapter_config
+from weightlens.checkpoint.peft import ADAPTER_CONFIG, AdapterConfig, find_adapter_config, has_lora_pairs, read_adapter_config
+from weightlens.checkpoint.safeload import load_json
 from weightlens.errors import HeaderError, InputError
 
 PICKLE_SUFFIXES = frozenset({".bin", ".pt", ".pth", ".ckpt", ".pkl", ".pickle"})
@@ -99,6 +99,18 @@ def open_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
     return replace(ckpt, layout="adapter", adapter=read_adapter_config(config) if config else None)
 
 
+def would_join(checkpoint: str | os.PathLike[str], new_file: str | os.PathLike[str]) -> bool:
+    """Whether creating ``new_file`` would change what :func:`open_checkpoint` reads from ``checkpoint``.
+
+    A directory reads its ``*.safetensors`` files, its shard index and its adapter_config.json;
+    a file or an index file reads the adapter_config.json beside it.
+    """
+    ckpt, new = Path(checkpoint).resolve(), Path(new_file).resolve()
+    if ckpt.is_dir():
+        return new.parent == ckpt and (new.suffix == ".safetensors" or new.name.endswith(INDEX_SUFFIX) or new.name == ADAPTER_CONFIG)
+    return new.parent == ckpt.parent and new.name == ADAPTER_CONFIG
+
+
 def _open(path: Path) -> Checkpoint:
     if not path.exists():
         raise InputError(path, "no such file or directory")
@@ -124,10 +136,7 @@ def _open(path: Path) -> Checkpoint:
 
 
 def _from_index(path: Path, index: Path) -> Checkpoint:
-    try:
-        doc = json.loads(index.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as e:
-        raise InputError(index, f"cannot read shard index: {e}") from None
+    doc = load_json(index, "shard index")
     weight_map = doc.get("weight_map") if isinstance(doc, dict) else None
     if not isinstance(weight_map, dict) or not all(isinstance(v, str) for v in weight_map.values()):
         raise InputError(index, 'shard index must have a "weight_map" object of tensor name -> shard file')

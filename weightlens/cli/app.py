@@ -14,6 +14,7 @@ import typer
 from typer.core import TyperGroup
 
 from weightlens.__about__ import __version__
+from weightlens.checkpoint.safeload import recording_reads
 from weightlens.errors import WeightlensError
 
 
@@ -22,7 +23,8 @@ class _Group(TyperGroup):
 
     def invoke(self, ctx: typer.Context) -> Any:
         try:
-            return super().invoke(ctx)
+            with recording_reads():  # what the output guards check against (cli.common.guard_output)
+                return super().invoke(ctx)
         except WeightlensError as e:
             print(f"weightlens: error: {e}", file=sys.stderr)
             raise typer.Exit(e.exit_code) from None

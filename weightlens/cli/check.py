@@ -18,7 +18,7 @@ from rich.markup import escape
 from weightlens.check import RULES, CheckRun, load_baseline, load_config
 from weightlens.check.result import CheckResult
 from weightlens.check.rules import Rule
-from weightlens.cli.common import EXCLUDE, INCLUDE, JOBS, OUTPUT, PATHS, QUIET, guard_output, output_stream, progress_bar
+from weightlens.cli.common import EXCLUDE, INCLUDE, JOBS, OUTPUT, PATHS, QUIET, guard_outputs, output_stream, progress_bar
 from weightlens.output import atomic_writer
 from weightlens.render.check_table import render_check_table, summary_line
 from weightlens.render.console import data_console, message_console
@@ -129,10 +129,8 @@ def check_cmd(
     Per-tensor limits: \[\[tool.weightlens.overrides]] tables with match = "glob".
     """
     settings = load_config(limits, config, pyproject=not isolated)
-    guard_output(output, paths)
-    if junit_xml is not None:
-        guard_output(junit_xml, paths)
     run = CheckRun(paths, settings, load_baseline(baseline) if baseline else None, include, exclude, jobs=jobs)
+    guard_outputs([("-o", output), ("--junit-xml", junit_xml)], paths)
     with progress_bar(run.total, quiet, "checking") as advance:
         result = run.execute(lambda r: advance(r.name))
     if junit_xml is not None:
