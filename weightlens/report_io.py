@@ -38,6 +38,35 @@ def report_problem(doc: Any) -> str | None:
     return f"{where.lstrip('.')}: {_cut(error.message)}"
 
 
+def _field_groups() -> dict[str, frozenset[str]]:
+    """The fields a record holds all or none of: each pass's, and a LoRA update's (``sigma`` is
+    optional: only with full_spectrum)."""
+    from weightlens.lora import LORA_FIELDS
+    from weightlens.passes import PASSES
+
+    groups = {f"{p.name} pass": frozenset(f.name for f in p.fields) - {"sigma"} for p in PASSES.values()}
+    groups["LoRA update"] = frozenset(f.name for f in LORA_FIELDS)
+    return groups
+
+
+def record_problem(entry: dict[str, Any]) -> str | None:
+    """What makes a schema-valid tensor record inconsistent, as its readers assume it is not; None when nothing.
+
+    ``matrix_shape`` is (m, n); the fields of a pass come all together; ``sigma`` has min(m, n) values.
+    """
+    shape = entry.get("matrix_shape")
+    if shape is not None and len(shape) != 2:
+        return f"matrix_shape: expected [m, n], got {len(shape)} numbers"
+    for group, fields in _field_groups().items():
+        have = fields & entry.keys()
+        if have and have != fields:
+            return f"{min(fields - have)}: missing, though the record has other fields of the {group}"
+    sigma = entry.get("sigma")
+    if sigma is not None and (shape is None or len(sigma) != min(shape)):
+        return f"sigma: expected min(m, n) values for matrix_shape {shape}, got {len(sigma)}"
+    return None
+
+
 def _cut(text: str, limit: int = 200) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
@@ -53,6 +82,11 @@ def load_report_document(path: str | os.PathLike[str], what: str = "saved report
     """
     doc = load_json(path, what)
     problem = report_problem(doc)
+    for i, entry in enumerate(doc["tensors"] if problem is None else ()):
+        problem = record_problem(entry)
+        if problem is not None:
+            problem = f"tensors[{i}].{problem}"
+            break
     if problem is not None:
         raise FileFormatError(path, f"cannot read {what}: not a weightlens analyze report: {problem}")
     return doc
@@ -83,13 +117,25 @@ def read_report(path: str | os.PathLike[str]) -> Report:
     try:
         options = _options(doc["options"])
     except (TypeError, UsageError) as e:
-        raise FileFormatError(path, f"cannot read saved report: invalid options ({e})") from None
+        raise FileFormatError(path, f"cannot read saved report: not a weightlens analyze report: options: {e}") from None
     return Report(inputs, options, records, summarize(records, doc["summary"]["excluded"]))
 
 
 def _options(d: dict[str, Any]) -> AnalysisOptions:
-    known = {f.name for f in dataclasses.fields(AnalysisOptions)}
-    return AnalysisOptions(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items() if k in known})
+    """The saved options as AnalysisOptions (which validates their values); unknown ones are ignored."""
+    fields = {f.name: f for f in dataclasses.fields(AnalysisOptions)}
+    kwargs: dict[str, Any] = {}
+    for key, value in d.items():
+        if key not in fields:
+            continue
+        if isinstance(fields[key].default, tuple):  # passes, ranks, globs: JSON arrays
+            if not isinstance(value, list):
+                raise UsageError(f"{key}: expected an array, got {type(value).__name__}")
+            if key in ("passes", "include", "exclude") and not all(isinstance(v, str) for v in value):
+                raise UsageError(f"{key}: expected an array of strings")
+            value = tuple(value)
+        kwargs[key] = value
+    return AnalysisOptions(**kwargs)
 
 
 def select(report: Report, include: Sequence[str] = (), exclude: Sequence[str] = ()) -> Report:

@@ -99,9 +99,11 @@ class Rule:
             if isinstance(value, bool):
                 return value
         elif isinstance(value, (int, float)) and not isinstance(value, bool):
-            if not math.isnan(value) and self.low <= value <= self.high:
-                return float(value)
-            raise ConfigError(source, key, f"expected {self.expected()}, got {value!r}")
+            number = _to_float(value)
+            if number is not None and not math.isnan(number) and self.low <= number <= self.high:
+                return number
+            shown = repr(value) if number is not None else f"an integer of {len(str(abs(value)))} digits, beyond the float range"
+            raise ConfigError(source, key, f"expected {self.expected()}, got {shown}")
         raise ConfigError(source, key, f"expected {self.expected()}, got {value!r} ({_toml_type(value)})")
 
     def is_on(self, limit: Limit | None) -> bool:
@@ -145,6 +147,14 @@ class Rule:
 
 _EXPONENT = re.compile(r"e\+?(-?)0*(\d)")
 """1e+04 -> 1e4, 1.5e-05 -> 1.5e-5: numbers as one writes them in a config."""
+
+
+def _to_float(value: int | float) -> float | None:
+    """``value`` as a float; None for an integer beyond the float range (10**400)."""
+    try:
+        return float(value)
+    except OverflowError:
+        return None
 
 
 def _toml_type(value: Any) -> str:

@@ -145,7 +145,7 @@ def _from_index(path: Path, index: Path) -> Checkpoint:
         shard = index.parent / name
         if Path(name).name != name:
             raise InputError(index, f"shard {name!r} is not a file name in the index's directory")
-        if not shard.is_file():
+        if not shard.exists():  # a FIFO or device is refused when read, as any input
             raise InputError(index, f"names shard {name!r}, which does not exist")
         shards.append(shard)
     by_shard: dict[str, list[str]] = {}
