@@ -47,12 +47,14 @@ _KINDS = (
 
 @dataclass(frozen=True)
 class FileId:
-    """A file that was read: its resolved path, its (device, inode), and what it was read as."""
+    """A file that was read: its resolved path, its (device, inode), what it was read as, and
+    its path as opened (for messages)."""
 
     path: Path
     device: int
     inode: int
     what: str
+    opened: Path
 
 
 class ReadLog:
@@ -68,7 +70,7 @@ class ReadLog:
         return len(self._files)
 
     def add(self, path: Path, st: os.stat_result, what: str) -> None:
-        self._files.setdefault((st.st_dev, st.st_ino), FileId(path.resolve(), st.st_dev, st.st_ino, what))
+        self._files.setdefault((st.st_dev, st.st_ino), FileId(path.resolve(), st.st_dev, st.st_ino, what, path))
 
     def find_stat(self, st: os.stat_result) -> FileId | None:
         """The file read that has the device and inode of ``st``, if any."""

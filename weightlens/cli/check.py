@@ -108,6 +108,7 @@ def check_cmd(
         metavar="FILE",
     ),
     isolated: bool = typer.Option(False, "--isolated", help="Ignore pyproject.toml files."),
+    strict: bool = typer.Option(False, "--strict", help="Fail (exit 1) when a check cannot be evaluated: its value, or the baseline's, is missing or not a number."),
     baseline: Path | None = typer.Option(
         None,
         "--baseline",
@@ -129,7 +130,7 @@ def check_cmd(
     Per-tensor limits: \[\[tool.weightlens.overrides]] tables with match = "glob".
     """
     settings = load_config(limits, config, pyproject=not isolated)
-    run = CheckRun(paths, settings, load_baseline(baseline) if baseline else None, include, exclude, jobs=jobs)
+    run = CheckRun(paths, settings, load_baseline(baseline) if baseline else None, include, exclude, jobs=jobs, strict=strict)
     guard_outputs([("-o", output), ("--junit-xml", junit_xml)], paths)
     with progress_bar(run.total, quiet, "checking") as advance:
         result = run.execute(lambda r: advance(r.name))

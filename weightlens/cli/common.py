@@ -63,7 +63,7 @@ def guard_output(output: Path | None, inputs: Sequence[Path], option: str = "-o"
         return
     found = log.find(output)
     if found is not None:
-        raise UsageError(f"{output}: refusing to write the report over an input of this run, the {found.what} {found.path} ({option})")
+        raise UsageError(f"{output}: refusing to write the report over an input of this run, the {found.what} {found.opened} ({option})")
     for checkpoint in inputs:
         if would_join(checkpoint, output):
             raise UsageError(f"{output}: refusing to write the report into the input checkpoint {checkpoint}: the file would become part of it ({option})")
@@ -86,7 +86,7 @@ def guard_directory(directory: Path, suffix: str) -> None:
     target = directory.resolve()
     for f in _read_log():
         if f.path.parent == target and f.path.name.endswith(suffix):
-            raise UsageError(f"{directory}: refusing to write {suffix} files into a directory holding an input of this run, the {f.what} {f.path}")
+            raise UsageError(f"{directory}: refusing to write {suffix} files into a directory holding an input of this run, the {f.what} {f.opened}")
 
 
 def _guard_stdout(log: ReadLog) -> None:
@@ -97,7 +97,7 @@ def _guard_stdout(log: ReadLog) -> None:
         return
     found = log.find_stat(st) if stat.S_ISREG(st.st_mode) else None
     if found is not None:
-        raise UsageError(f"stdout: refusing to write the report over an input of this run, the {found.what} {found.path}")
+        raise UsageError(f"stdout: refusing to write the report over an input of this run, the {found.what} {found.opened}")
 
 
 @contextmanager
