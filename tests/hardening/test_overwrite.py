@@ -161,3 +161,24 @@ def test_plot_refuses_a_directory_holding_an_input_figure_name(template: Path) -
         result = runner.invoke(app, ["plot", str(figs / "overview.png"), "-o", str(figs), "-q", "-f", "svg", "-i", "layers.1.*"])
         assert result.exit_code == 0, result.output
         assert (figs / "overview.svg").exists() and (figs / "overview.png").read_bytes() == (root / "one.safetensors").read_bytes()
+
+
+def test_stdout_redirected_onto_an_input_is_refused(template: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`weightlens analyze m.safetensors >> m.safetensors`: stdout is the input file itself."""
+    from weightlens.checkpoint import open_checkpoint
+    from weightlens.checkpoint.safeload import recording_reads
+    from weightlens.cli.common import guard_output
+    from weightlens.errors import UsageError
+
+    with workspace(template) as root:
+        ckpt = root / "one.safetensors"
+        before = snapshot(root)
+        with open(ckpt, "a", encoding="utf-8") as appended, open(os.devnull, "w", encoding="utf-8") as null:
+            with recording_reads():
+                open_checkpoint(ckpt)
+                monkeypatch.setattr("sys.stdout", appended)
+                with pytest.raises(UsageError, match="stdout: refusing to write the report over an input of this run, the safetensors file"):
+                    guard_output(None, [ckpt])
+                monkeypatch.setattr("sys.stdout", null)
+                guard_output(None, [ckpt])  # a device: fine
+        assert snapshot(root) == before
