@@ -60,6 +60,11 @@ class HeaderError(InputError):
     """A safetensors header that fails validation."""
 
 
+class FileFormatError(InputError):
+    """An auxiliary file (shard index, adapter config, baseline, saved report, TOML config) that
+    opens but is not valid JSON/TOML, or holds what no such file may (NaN, nesting too deep)."""
+
+
 class UsageError(WeightlensError):
     """An option value or combination that makes no sense."""
 

@@ -68,7 +68,7 @@ def test_output_file_and_refusal_to_overwrite_an_input(tmp_path) -> None:  # typ
     assert result.exit_code == 0 and result.stdout == ""
     validate_report(out.read_text(), "diff")
     result = runner.invoke(app, ["diff", BASE, TUNED, "-o", TUNED])
-    assert result.exit_code == 2 and "refusing to write the report over an input checkpoint" in result.stderr
+    assert result.exit_code == 2 and "refusing to write the report over an input of this run" in result.stderr
 
 
 @pytest.mark.parametrize(

@@ -152,7 +152,11 @@ class _FailingFile(io.FileIO):
 
 
 def _failing_fdopen(limit: int, err: int):  # type: ignore[no-untyped-def]
-    def fdopen(fd: int, mode: str, encoding: str | None = None, newline: str | None = None):  # type: ignore[no-untyped-def]
+    real = os.fdopen
+
+    def fdopen(fd: int, mode: str = "r", encoding: str | None = None, newline: str | None = None):  # type: ignore[no-untyped-def]
+        if "r" in mode:  # inputs (checkpoint.safeload opens them through fdopen too) are read as usual
+            return real(fd, mode, encoding=encoding, newline=newline)
         buffered = io.BufferedWriter(_FailingFile(fd, limit, err))
         return buffered if "b" in mode else io.TextIOWrapper(buffered, encoding=encoding, newline=newline)
 

@@ -21,7 +21,6 @@ Embedding updates are transposed, ΔW = s·(B·A)ᵀ, as are those of ``fan_in_f
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from collections.abc import Mapping, Sequence
@@ -31,6 +30,7 @@ from typing import Any, TypeVar
 
 from weightlens.checkpoint.header import TensorInfo
 from weightlens.checkpoint.regex import MAX_PATTERN, LinearPattern, RegexRejected
+from weightlens.checkpoint.safeload import load_json
 from weightlens.errors import InputError, quote
 
 ADAPTER_CONFIG = "adapter_config.json"
@@ -172,10 +172,7 @@ def read_adapter_config(path: str | Path) -> AdapterConfig:
         When the file is not JSON, is not a LoRA config, or a key has the wrong type.
     """
     path = Path(path)
-    try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as e:
-        raise InputError(path, f"cannot read adapter config: {e}") from None
+    doc = load_json(path, "adapter config")
     if not isinstance(doc, dict):
         raise InputError(path, f"adapter config must be a JSON object, got {type(doc).__name__}")
     peft_type = doc.get("peft_type")

@@ -97,8 +97,8 @@ def analyze_cmd(
         seed=seed,
         **kwargs,
     )
-    guard_output(output, paths)
     the_plan = plan(paths, options.include, options.exclude)
+    guard_output(output, paths)
     units = the_plan.jobs
     records: list[TensorRecord] = []
     with output_stream(output, keep_on_interrupt=format is Format.jsonl) as out, progress_bar(len(units), quiet) as advance:

@@ -14,6 +14,7 @@ import typer
 from typer.core import TyperGroup
 
 from weightlens.__about__ import __version__
+from weightlens.checkpoint.safeload import recording_reads
 from weightlens.errors import OutputClosed, WeightlensError
 from weightlens.output import guarded_stdout
 from weightlens.render.console import ascii_fallback
@@ -34,7 +35,8 @@ class _Group(TyperGroup):
 
     def invoke(self, ctx: typer.Context) -> Any:
         try:
-            with ascii_fallback(sys.stdout, sys.stderr), guarded_stdout():
+            # recording_reads: what the output guards check against (cli.common.guard_output)
+            with ascii_fallback(sys.stdout, sys.stderr), guarded_stdout(), recording_reads():
                 return super().invoke(ctx)
         except OutputClosed:
             raise typer.Exit(PIPE_CLOSED) from None

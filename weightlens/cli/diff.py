@@ -44,8 +44,8 @@ def diff_cmd(
         include=tuple(include),
         exclude=tuple(exclude),
     )
-    guard_output(output, [base, tuned])
     the_plan = plan_diff(base, tuned, options)
+    guard_output(output, [base, tuned])
     records: list[DiffRecord] = []
     with output_stream(output, keep_on_interrupt=format is Format.jsonl) as out, progress_bar(len(the_plan.jobs), quiet, label="comparing") as advance:
         with closing(iter_diff(the_plan, options, workers=jobs, on_complete=lambda job: advance(job.name))) as results:

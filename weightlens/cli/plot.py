@@ -8,7 +8,7 @@ from pathlib import Path
 
 import typer
 
-from weightlens.cli.common import EXCLUDE, INCLUDE, QUIET, progress_bar
+from weightlens.cli.common import EXCLUDE, INCLUDE, QUIET, guard_directory, progress_bar
 from weightlens.cli.source import report_from
 from weightlens.errors import InputError, UsageError
 from weightlens.options import AnalysisOptions
@@ -38,7 +38,8 @@ def plot_cmd(
     pip install 'weightlens[plot]'.
     """
     require_matplotlib()
-    report, from_file = report_from(paths, AnalysisOptions(full_spectrum=True, include=tuple(include), exclude=tuple(exclude)), quiet)
+    options = AnalysisOptions(full_spectrum=True, include=tuple(include), exclude=tuple(exclude))
+    report, from_file = report_from(paths, options, quiet, opened=lambda: guard_directory(output, f".{format.value}"))
     if from_file:
         try:
             require_spectra(report)
