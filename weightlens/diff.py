@@ -31,9 +31,9 @@ import numpy as np
 from weightlens.__about__ import __version__
 from weightlens.analysis import NON_FINITE
 from weightlens.checkpoint import Checkpoint, TensorInfo, Unreadable, natural_key, open_checkpoint, read_tensor
-from weightlens.checkpoint.peft import LoraPair, base_name, pair_lora
+from weightlens.checkpoint.peft import LoraPair, base_name, dora_module, pair_lora
 from weightlens.elementwise import ElementStats, chunks, element_stats
-from weightlens.errors import InputError, UsageError
+from weightlens.errors import InputError, UsageError, quote
 from weightlens.executors import map_tasks
 from weightlens.lora import lora_identity, pair_spectrum, read_factors
 from weightlens.matrix import as_matrix, layout_of
@@ -45,7 +45,7 @@ from weightlens.report import SCHEMA_VERSION, FileEntry, InputEntry, MetricsAcce
 from weightlens.run import cost, selected
 from weightlens.spectrum import Precision, Spectrum, SpectrumOverflow, compute_dtype_for, compute_spectrum, noise_from_norms, row_col_sq
 
-Status = Literal["paired", "only_in_base", "only_in_tuned"]
+Status = Literal["paired", "only_in_base", "only_in_tuned", "dora_magnitude"]
 Mode = Literal["checkpoints", "adapter"]
 
 SHAPE_CHANGED = "shape changed"
@@ -96,7 +96,11 @@ def parse_lora_ranks(text: str) -> tuple[int, ...]:
 _RANK_ERRORS = next(f.schema for f in spectrum_pass.PASS.fields if f.name == "svd_rel_error")
 """[{rank, rel_error}], as ``svd_rel_error`` of ``analyze``."""
 
+UNSCALED = "unscaled: no adapter_config.json"
+"""The table note of a LoRA update whose s = alpha/r is unknown (s = 1 used)."""
+
 DIFF_FIELDS: tuple[Field, ...] = (
+    Field("lora_unscaled", "boolean", "LoRA update without adapter_config.json: s = 1 was used, so ΔW = B·A and rel_change, delta_* lack the factor alpha/r"),
     Field("identical", "boolean", "W_tuned = W_base element for element (ΔW = 0)"),
     Field("rel_change", "number", "‖ΔW‖F / ‖W_base‖F; null when W_base = 0", nullable=True),
     Field("delta_fro_norm", "number", "‖ΔW‖F"),
@@ -143,7 +147,8 @@ class DiffRecord(MetricsAccess):
     Attributes
     ----------
     name : the base checkpoint's tensor name (the tuned one's when only in tuned).
-    status : "paired", "only_in_base" or "only_in_tuned".
+    status : "paired", "only_in_base", "only_in_tuned", or "dora_magnitude" for a DoRA
+        magnitude vector of the tuned side that the base lacks (listed, not compared).
     kind : the base tensor's layout kind ("matrix", "reshaped", "vector", ...), "lora" for a
         LoRA update of an adapter, "unreadable" when an entry failed validation.
     base_dtype, tuned_dtype, base_shape, tuned_shape : as stored (None on the missing side);
@@ -354,6 +359,7 @@ def _lora_inner(w: np.ndarray, left: np.ndarray, right: np.ndarray, scale_w: flo
 def _diff_lora(rec: DiffRecord, base: TensorInfo, pair: LoraPair, options: DiffOptions) -> None:
     """ΔW = s·B·A against the base weight it updates: relative size, cosine, exact ΔW spectrum."""
     rec.metrics.update(lora_identity(pair))
+    rec.metrics["lora_unscaled"] = pair.alpha is None  # LoraPair.alpha is None exactly when there is no config
     if pair.problem is not None:
         rec.error = pair.problem
         return
@@ -407,7 +413,9 @@ def _diff_lora(rec: DiffRecord, base: TensorInfo, pair: LoraPair, options: DiffO
 def _status(job: DiffJob) -> Status:
     if job.base is not None and job.tuned is not None:
         return "paired"
-    return "only_in_base" if job.base is not None else "only_in_tuned"
+    if job.base is not None:
+        return "only_in_base"
+    return "dora_magnitude" if isinstance(job.tuned, TensorInfo) and dora_module(job.tuned.name) is not None else "only_in_tuned"
 
 
 def diff_job(job: DiffJob, options: DiffOptions) -> DiffRecord:
@@ -480,6 +488,26 @@ def _entry(c: Checkpoint, selected_count: int) -> InputEntry:
     return InputEntry(path=str(c.path), layout=c.layout, files=files, tensors=len(c.tensors), selected=selected_count)
 
 
+def _nothing_in_common(base: str | os.PathLike[str], tuned: str | os.PathLike[str], cb: Checkpoint, ct: Checkpoint, jobs: list[DiffJob]) -> str:
+    """The usage error of two checkpoints that share no tensor name, with the likely cause."""
+
+    def example(names: list[str]) -> str:
+        return f", e.g. {quote(names[0])}" if names else ""
+
+    on_base = [j.name for j in jobs if j.base is not None]
+    on_tuned = [j.name for j in jobs if j.tuned is not None]
+    if cb.layout == "adapter" and ct.layout != "adapter":
+        hint = "BASE is a LoRA adapter: give the base checkpoint first, the adapter second"
+    elif ct.layout == "adapter":
+        hint = "an adapter for another model?"
+    else:
+        hint = "wrong base, or unrelated checkpoints?"
+    return (
+        f"{tuned}: no tensor name in common with {base} (base: {len(on_base)} names{example(on_base)}; "
+        f"tuned: {len(on_tuned)} names{example(on_tuned)}): {hint}"
+    )
+
+
 def plan_diff(base: str | os.PathLike[str], tuned: str | os.PathLike[str], options: DiffOptions) -> DiffPlan:
     """Open both checkpoints (headers only) and pair their tensors.
 
@@ -491,7 +519,8 @@ def plan_diff(base: str | os.PathLike[str], tuned: str | os.PathLike[str], optio
     Raises
     ------
     WeightlensError
-        For a path, header or adapter config that cannot be read.
+        For a path, header or adapter config that cannot be read; UsageError when the two
+        share no tensor name (wrong base, swapped arguments, an adapter for another model).
     """
     cb, ct = open_checkpoint(base), open_checkpoint(tuned)
     by_base = {t.name: t for t in cb.items()}
@@ -509,6 +538,8 @@ def plan_diff(base: str | os.PathLike[str], tuned: str | os.PathLike[str], optio
         names = sorted(by_base.keys() | by_tuned.keys(), key=natural_key)
         jobs = [DiffJob(n, by_base.get(n), by_tuned.get(n)) for n in names]
         untargeted = 0
+    if not any(j.base is not None and j.tuned is not None for j in jobs):
+        raise UsageError(_nothing_in_common(base, tuned, cb, ct, jobs))
     chosen = [j for j in jobs if selected(j.name, options.include, options.exclude)]
     chosen.sort(key=lambda j: natural_key(j.name))
     return DiffPlan(cb, ct, mode, tuple(chosen), len(jobs) - len(chosen), untargeted)
@@ -544,6 +575,7 @@ class DiffSummary:
     ----------
     pairs : names present on both sides; changed / identical : pairs with ΔW ≠ 0 / = 0.
     only_in_base, only_in_tuned : names on one side only.
+    dora_magnitude : DoRA magnitude vectors of the tuned side (its names; not compared).
     shape_changed : pairs whose shapes differ; dtype_changed : (name, base dtype, tuned dtype).
     skipped : reason -> names of pairs not fully compared; error_list : (name, error).
     excluded : names left out by filters; untargeted : base tensors an adapter leaves alone.
@@ -555,6 +587,7 @@ class DiffSummary:
     identical: int = 0
     only_in_base: list[str] = field(default_factory=list)
     only_in_tuned: list[str] = field(default_factory=list)
+    dora_magnitude: list[str] = field(default_factory=list)
     shape_changed: list[str] = field(default_factory=list)
     dtype_changed: list[tuple[str, str, str]] = field(default_factory=list)
     skipped: dict[str, list[str]] = field(default_factory=dict)
@@ -578,6 +611,7 @@ class DiffSummary:
                 "untargeted": self.untargeted,
                 "only_in_base": self.only_in_base,
                 "only_in_tuned": self.only_in_tuned,
+                "dora_magnitude": self.dora_magnitude,
                 "shape_changed": self.shape_changed,
                 "dtype_changed": [{"name": n, "base": b, "tuned": t} for n, b, t in self.dtype_changed],
                 "skipped": self.skipped,
@@ -597,8 +631,8 @@ def summarize_diff(records: list[DiffRecord], excluded: int = 0, untargeted: int
         if r.status == "only_in_base":
             s.only_in_base.append(r.name)
             continue
-        if r.status == "only_in_tuned":
-            s.only_in_tuned.append(r.tuned_name or r.name)
+        if r.status in ("only_in_tuned", "dora_magnitude"):
+            (s.only_in_tuned if r.status == "only_in_tuned" else s.dora_magnitude).append(r.tuned_name or r.name)
             continue
         s.pairs += 1
         if r.kind != "lora" and r.base_dtype != r.tuned_dtype:

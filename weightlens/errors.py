@@ -60,6 +60,11 @@ class HeaderError(InputError):
     """A safetensors header that fails validation."""
 
 
+class FileFormatError(InputError):
+    """An auxiliary file (shard index, adapter config, baseline, saved report, TOML config) that
+    opens but is not valid JSON/TOML, or holds what no such file may (NaN, nesting too deep)."""
+
+
 class UsageError(WeightlensError):
     """An option value or combination that makes no sense."""
 
@@ -80,3 +85,26 @@ class ConfigError(WeightlensError):
         self.key = key
         self.problem = problem
         super().__init__(f"{source}: {key}: {problem}")
+
+
+class OutputError(WeightlensError):
+    """A report, figure or stream that cannot be written (full disk, read-only file system, ...).
+
+    Parameters
+    ----------
+    path : the file, directory or stream ("<stdout>") that could not be written.
+    problem : what failed, with the system's reason ("cannot write: No space left on device").
+    """
+
+    def __init__(self, path: str | Path, problem: str) -> None:
+        self.path = str(path)
+        self.problem = problem
+        super().__init__(f"{self.path}: {problem}")
+
+
+class OutputClosed(OutputError):
+    """The reader of a pipe went away (``weightlens analyze x | head -1``): not an error of the run.
+
+    The CLI exits quietly with 141 (128 + SIGPIPE), the status a shell reports for a command
+    stopped by a closed pipe.
+    """

@@ -130,7 +130,7 @@ def report_schema() -> dict[str, Any]:
 
 DIFF_IDENTITY: dict[str, Any] = {
     "name": {"type": "string", "description": "the base checkpoint's tensor name (the tuned one's when only in tuned)"},
-    "status": {"enum": ["paired", "only_in_base", "only_in_tuned"], "description": "on which sides the name is"},
+    "status": {"enum": ["paired", "only_in_base", "only_in_tuned", "dora_magnitude"], "description": "on which sides the name is; dora_magnitude: a DoRA magnitude vector of the adapter (not compared)"},
     "kind": TENSOR_IDENTITY["kind"],
     "base_dtype": {**_NULLABLE_STR, "description": "dtype in the base checkpoint"},
     "tuned_dtype": {**_NULLABLE_STR, "description": "dtype in the tuned checkpoint (of the factors for a LoRA update)"},
@@ -185,6 +185,7 @@ def diff_schema() -> dict[str, Any]:
                     "untargeted": _INT,
                     "only_in_base": names,
                     "only_in_tuned": names,
+                    "dora_magnitude": names,
                     "shape_changed": names,
                     "dtype_changed": {
                         "type": "array",

@@ -100,7 +100,7 @@ def test_a_baseline_rule_needs_its_pass_in_the_baseline(versions, tmp_path: Path
 @pytest.mark.parametrize(
     ("text", "problem"),
     [
-        ("{not json", "got invalid JSON"),
+        ("{not json", "cannot read baseline: invalid JSON"),
         ('{"tensors": []}', "not a weightlens analyze report: top level: 'schema_version' is a required property"),
         ("[1, 2]", "not a weightlens analyze report"),
     ],
@@ -131,7 +131,7 @@ def test_baseline_naming_a_tensor_twice(versions, tmp_path: Path) -> None:
 
 
 def test_missing_baseline_file(tmp_path: Path) -> None:
-    with pytest.raises(InputError, match="cannot read the baseline"):
+    with pytest.raises(InputError, match="cannot read baseline"):
         load_baseline(tmp_path / "nope.json")
 
 

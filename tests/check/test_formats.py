@@ -53,7 +53,7 @@ def test_json_validates_against_the_shipped_schema(mixed) -> None:
     doc = validate_report(json.dumps(result.to_dict(), allow_nan=False), "check")
     assert doc["summary"] | {"duration_s": 0, "line": ""} == {
         "passed": False, "tensors": 4, "rules": ["allow_unreadable", "allow_nonfinite", "allow_all_zero", "max_condition"],
-        "checks": 16, "violations": 3, "failed_tensors": 3, "not_evaluated": 1, "duration_s": 0, "line": "",
+        "checks": 16, "violations": 3, "failed_tensors": 3, "not_evaluated": 1, "strict": False, "duration_s": 0, "line": "",
     }  # fmt: skip
     assert next((v["tensor"], v["rule"], v["value"]) for v in doc["violations"]) == ("nan", "allow_nonfinite", 1)
     assert {v["tensor"]: v["value"] for v in doc["violations"] if v["rule"] == "max_condition"}["singular"] is None

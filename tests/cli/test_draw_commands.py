@@ -72,10 +72,10 @@ def test_bad_inputs(small, tmp_path) -> None:  # type: ignore[no-untyped-def]
     broken.write_text("{nope")
     saved = saved_report(small, tmp_path, "--full-spectrum")
     cases = [
-        (["plot", str(not_report), "-o", str(tmp_path / "o")], "expected a weightlens JSON report"),
+        (["plot", str(not_report), "-o", str(tmp_path / "o")], "not a weightlens analyze report"),
         (["plot", str(broken), "-o", str(tmp_path / "o")], "invalid JSON"),
         (["plot", str(saved), str(small), "-o", str(tmp_path / "o")], "must be the only path"),
-        (["report", str(small), "-o", str(small)], "refusing to write the report over an input checkpoint"),
+        (["report", str(small), "-o", str(small)], "refusing to write the report over an input of this run"),
         (["report", str(small), "-o", str(tmp_path / "missing" / "r.html")], "does not exist"),
         (["plot", str(tmp_path / "nothing.safetensors"), "-o", str(tmp_path / "o")], ""),
     ]

@@ -72,7 +72,8 @@ def test_unmatched_shape_mismatch_and_full_replacements(tmp_path, rng) -> None: 
     bpath, apath, base, adapter = setup(tmp_path, rng, extra=extra)
     report = diff(bpath, apath)
     s = report.summary
-    assert s.only_in_tuned == [f"{PEFT}model.layers.0.q_proj.lora_magnitude_vector", f"{PEFT}model.layers.9.q_proj"]
+    assert s.only_in_tuned == [f"{PEFT}model.layers.9.q_proj"]
+    assert s.dora_magnitude == [f"{PEFT}model.layers.0.q_proj.lora_magnitude_vector"]
     k = report["model.layers.0.k_proj.weight"]
     assert k.skipped == "shape changed: the base matrix is 24×32, ΔW is 24×30"
     score = report["score.weight"]  # modules_to_save replaces the whole tensor: an ordinary pair
@@ -127,3 +128,66 @@ def test_sample_adapter_diff_planted_properties() -> None:
         "model.layers.1.self_attn.v_proj.weight": 8,
     }
     assert report.summary.identical == 1 and report.summary.errors == 0
+
+
+def test_an_adapter_without_config_is_marked_unscaled(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Without adapter_config.json s = 1: every update is marked, in the records, table and markdown."""
+    import shutil
+
+    from typer.testing import CliRunner
+
+    from tests.conftest import validate_report
+    from weightlens.cli import app
+
+    bare = tmp_path / "bare"
+    bare.mkdir()
+    shutil.copy(SAMPLES / "adapter" / "adapter_model.safetensors", bare)
+    base = str(SAMPLES / "diff" / "base.safetensors")
+    runner = CliRunner()
+    scaled = validate_report(runner.invoke(app, ["diff", base, str(SAMPLES / "adapter"), "-f", "json"]).stdout, "diff")
+    unscaled = validate_report(runner.invoke(app, ["diff", base, str(bare), "-f", "json"]).stdout, "diff")
+    assert [r["lora_unscaled"] for r in scaled["tensors"]] == [False] * 5
+    assert [r["lora_unscaled"] for r in unscaled["tensors"]] == [True] * 5
+    v0 = next(r for r in unscaled["tensors"] if r["name"] == "model.layers.0.self_attn.v_proj.weight")
+    assert v0["lora_scale"] == 1.0 and v0["lora_alpha"] is None
+    for fmt in ("table", "markdown"):
+        with_config = runner.invoke(app, ["diff", base, str(SAMPLES / "adapter"), "-f", fmt]).stdout
+        without = runner.invoke(app, ["diff", base, str(bare), "-f", fmt]).stdout.replace("\\_", "_")  # markdown escapes _
+        assert "unscaled" not in with_config
+        assert without.count("unscaled: no adapter_config.json") == 5 + 1, without  # each row, and the headline
+
+
+@pytest.mark.parametrize("suffix", ["", ".default", ".weight", ".default.weight"])
+def test_dora_magnitude_vectors_and_a_saved_embedding_copy(tmp_path, rng, suffix: str) -> None:  # type: ignore[no-untyped-def]
+    """PEFT's save_embedding_layers copy pairs with the base embedding; DoRA vectors are labelled."""
+    from weightlens.render.diff import diff_table, notes
+    from weightlens.render.markdown import render_diff_markdown
+
+    embed = rng.standard_normal((40, 32)).astype(np.float32)
+    copy = embed.copy()
+    copy[3] += 0.5  # the copy carries a trained row
+    magnitude = f"{PEFT}model.layers.0.v_proj.lora_magnitude_vector{suffix}"
+    extra = {
+        f"{PEFT}model.embed_tokens.base_layer.weight": copy,
+        f"{PEFT}model.layers.0.q_proj.lora_magnitude_vector{suffix}": np.ones(24, np.float32),
+        magnitude: np.ones(24, np.float32),
+    }
+    bpath, apath, base, _ = setup(tmp_path, rng, config={"r": 4, "lora_alpha": 8, "use_dora": True}, extra=extra)
+    write_safetensors(bpath, {**base, "model.embed_tokens.weight": embed})
+    report = diff(bpath, apath)
+    s = report.summary
+    assert s.only_in_tuned == [] and len(s.dora_magnitude) == 2 and magnitude in s.dora_magnitude
+    e = report["model.embed_tokens.weight"]
+    assert e.status == "paired" and e.tuned_name == f"{PEFT}model.embed_tokens.base_layer.weight"
+    assert e["delta_fro_norm"] == pytest.approx(np.linalg.norm(copy.astype(float) - embed), rel=1e-12)
+    assert e["delta_numerical_rank"] == 1
+    dora = [r for r in report if r.status == "dora_magnitude"]
+    assert [r.name for r in dora] == [f"model.layers.0.{m}.lora_magnitude_vector{suffix}" for m in ("q_proj", "v_proj")]
+    assert all(r.metrics == {} and r.tuned_shape == (24,) for r in dora)
+    assert notes(dora[0])[0][0] == "DoRA magnitude of model.layers.0.q_proj.weight (not compared)"
+    assert "2 DoRA magnitude vectors" in render_diff_markdown(report) and "only in tuned" not in render_diff_markdown(report)
+    from tests.conftest import validate_report
+    from weightlens.render.diff import render_diff_json
+
+    assert validate_report(render_diff_json(report), "diff")["summary"]["dora_magnitude"] == s.dora_magnitude
+    assert diff_table(report).row_count == 2 + 1 + 2  # the q_proj and v_proj updates, the embedding copy, two DoRA vectors

@@ -68,7 +68,7 @@ def test_output_file_and_refusal_to_overwrite_an_input(tmp_path) -> None:  # typ
     assert result.exit_code == 0 and result.stdout == ""
     validate_report(out.read_text(), "diff")
     result = runner.invoke(app, ["diff", BASE, TUNED, "-o", TUNED])
-    assert result.exit_code == 2 and "refusing to write the report over an input checkpoint" in result.stderr
+    assert result.exit_code == 2 and "refusing to write the report over an input of this run" in result.stderr
 
 
 @pytest.mark.parametrize(
@@ -136,3 +136,18 @@ def test_jobs_compare_in_workers_with_the_same_report(tuned: str) -> None:
         for key in ("rel_change", "delta_sigma_max", "sigma_max_base"):
             if x.get(key) is not None:
                 assert abs(y[key] - x[key]) <= tx[key] + ty[key], (x["name"], key)
+
+
+@pytest.mark.parametrize(
+    ("base", "tuned", "hint"),
+    [
+        (str(SAMPLES / "f16.safetensors"), TUNED, "wrong base"),  # unrelated checkpoints
+        (ADAPTER, BASE, "BASE is a LoRA adapter"),  # swapped arguments
+        (str(SAMPLES / "f16.safetensors"), ADAPTER, "an adapter for another model"),
+    ],
+)
+def test_no_name_in_common_is_a_usage_error(base: str, tuned: str, hint: str) -> None:
+    result = runner.invoke(app, ["diff", base, tuned, "-f", "json"])
+    assert result.exit_code == 2 and result.stdout == ""
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith(f"weightlens: error: {tuned}: no tensor name in common with {base}") and hint in line

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from weightlens.checkpoint import open_checkpoint
-from weightlens.checkpoint.peft import AdapterConfig, LoraName, LoraPair, base_name, pair_lora, parse_lora_name, read_adapter_config
+from weightlens.checkpoint.peft import AdapterConfig, LoraName, LoraPair, base_name, dora_module, pair_lora, parse_lora_name, read_adapter_config
 from weightlens.errors import InputError
 
 Q = "base_model.model.model.layers.0.self_attn.q_proj"
@@ -39,10 +39,27 @@ def test_parse_lora_name(name, expected) -> None:  # type: ignore[no-untyped-def
         (Q, "model.layers.0.self_attn.q_proj"),
         ("base_model.model.score.modules_to_save.weight", "score.weight"),
         ("model.norm.weight", "model.norm.weight"),
+        ("base_model.model.model.embed_tokens.base_layer.weight", "model.embed_tokens.weight"),  # save_embedding_layers
     ],
 )
 def test_base_name(name, expected) -> None:  # type: ignore[no-untyped-def]
     assert base_name(name) == expected
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        (f"{Q}.lora_magnitude_vector", Q),
+        (f"{Q}.lora_magnitude_vector.weight", Q),
+        (f"{Q}.lora_magnitude_vector.default", Q),
+        (f"{Q}.lora_magnitude_vector.default.weight", Q),
+        (f"{Q}.lora_magnitude_vector.a.b", None),
+        (f"{Q}.lora_A.weight", None),
+        ("lora_magnitude_vector", None),
+    ],
+)
+def test_dora_module(name, expected) -> None:  # type: ignore[no-untyped-def]
+    assert dora_module(name) == expected
 
 
 def test_scale_with_patterns_and_rslora(tmp_path) -> None:  # type: ignore[no-untyped-def]
@@ -161,3 +178,57 @@ def test_bad_config_of_an_adapter_is_an_input_error(tmp_path, make_checkpoint, r
     (tmp_path / "adapter_config.json").write_text(json.dumps({"peft_type": "ADALORA"}))
     with pytest.raises(InputError, match="peft_type"):
         open_checkpoint(tmp_path)
+
+
+def test_a_catastrophic_rank_pattern_is_matched_in_linear_time(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """`(a+)+b` against a 27-letter module name takes Python's re ~4 s (×2 per letter); here ms."""
+    import time
+
+    cfg = AdapterConfig(tmp_path / "adapter_config.json", r=8, rank_pattern={"(a+)+b": 4, "q_proj": 2})
+    start = time.perf_counter()
+    assert cfg.rank_alpha("base_model.model." + "a" * 27) == (8, 8.0)
+    assert cfg.rank_alpha("x." + "a" * 900 + "b") == (4, 8.0)  # PEFT's answer where it matches
+    assert time.perf_counter() - start < 0.5
+
+
+@pytest.mark.parametrize(
+    ("patterns", "message"),
+    [
+        ({"rank_pattern": {"(?<=self_attn\\.)q_proj": 4}}, "rank_pattern['(?<=self_attn\\\\.)q_proj']: rejected, it uses a lookaround"),
+        ({"alpha_pattern": {"(q)_\\1": 4}}, "alpha_pattern['(q)_\\\\1']: rejected, it uses a backreference"),
+        ({"rank_pattern": {"q" * 300: 4}}, "rejected, it is 300 characters long, more than 256"),
+    ],
+)
+def test_unsafe_patterns_are_a_clean_input_error(tmp_path, make_checkpoint, rng, patterns, message) -> None:  # type: ignore[no-untyped-def]
+    from typer.testing import CliRunner
+
+    from weightlens.cli import app
+
+    _adapter(make_checkpoint, rng)
+    (tmp_path / "adapter_config.json").write_text(json.dumps({"r": 4, **patterns}))
+    result = CliRunner().invoke(app, ["analyze", str(tmp_path)])
+    assert result.exit_code == 2 and result.stdout == ""
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith(f"weightlens: error: {tmp_path / 'adapter_config.json'}: ") and message in line, line
+
+
+def test_a_module_name_too_long_to_match_is_a_clean_input_error(tmp_path, make_checkpoint, rng) -> None:  # type: ignore[no-untyped-def]
+    long = "base_model.model." + "m" * 1100
+    make_checkpoint({f"{long}.lora_A.weight": np.ones((4, 8), np.float32), f"{long}.lora_B.weight": np.ones((8, 4), np.float32)}, "adapter_model.safetensors")
+    (tmp_path / "adapter_config.json").write_text(json.dumps({"r": 4, "rank_pattern": {"q_proj": 2}}))
+    ckpt = open_checkpoint(tmp_path)
+    message = "rank_pattern: a name of 1100 characters is longer than the 1024 matched against patterns"
+    with pytest.raises(InputError, match=message):
+        pair_lora(ckpt.tensors, ckpt.adapter)
+    from typer.testing import CliRunner
+
+    from weightlens.cli import app
+
+    result = CliRunner().invoke(app, ["analyze", str(tmp_path)])
+    assert result.exit_code == 2 and len(result.stderr.strip().splitlines()) == 1 and message in result.stderr
+
+
+def test_a_key_of_the_maximum_length_is_accepted(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    key = "a" * 250 + "q_proj"
+    cfg = AdapterConfig(tmp_path / "adapter_config.json", r=8, rank_pattern={key: 4})
+    assert cfg.rank_alpha("m." + key) == (4, 8.0) and cfg.rank_alpha("m.q_proj") == (8, 8.0)

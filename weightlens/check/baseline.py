@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from weightlens.check.rules import Rule
 from weightlens.errors import InputError, UsageError, quote
 from weightlens.report import TensorRecord
+from weightlens.report_io import load_report_document
 from weightlens.run import selected
-from weightlens.schema import shipped_schema
 
 
 @dataclass(frozen=True)
@@ -50,36 +48,18 @@ class Baseline:
                 )
 
 
-def _schema_problem(doc: Any) -> str | None:
-    import jsonschema  # a runtime dependency, imported only when a baseline is used
-
-    validator = jsonschema.Draft202012Validator(shipped_schema("report"))
-    error = jsonschema.exceptions.best_match(validator.iter_errors(doc))
-    if error is None:
-        return None
-    where = "".join(f"[{p!r}]" if isinstance(p, int) else f".{p}" for p in error.absolute_path) or "top level"
-    return f"{where.lstrip('.')}: {error.message}"
-
-
 def load_baseline(path: str | os.PathLike[str]) -> Baseline:
     """Read and validate a JSON report written by ``weightlens analyze --format json``.
 
     Raises
     ------
     InputError
-        When the file cannot be read, is no JSON, does not validate against the shipped report
+        When the file cannot be read, is not standard JSON (a NaN or Infinity, which would make
+        every comparison with it pass, is an error), does not validate against the shipped report
         schema (``weightlens schema report``), or names a tensor twice.
     """
     path = Path(path)
-    try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-    except OSError as e:
-        raise InputError(path, f"cannot read the baseline: {e.strerror or e}") from None
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise InputError(path, f"expected a JSON report written by 'weightlens analyze --format json', got invalid JSON ({e})") from None
-    problem = _schema_problem(doc)
-    if problem is not None:
-        raise InputError(path, f"not a weightlens analyze report: {problem}")
+    doc = load_report_document(path, "baseline")
     records: dict[str, TensorRecord] = {}
     for entry in doc["tensors"]:
         if entry["name"] in records:

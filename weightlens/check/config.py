@@ -22,14 +22,14 @@ from __future__ import annotations
 import difflib
 import fnmatch
 import os
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from weightlens.check.rules import RULES, RULES_BY_NAME, Limit, Rule
-from weightlens.errors import ConfigError, quote
+from weightlens.checkpoint.safeload import load_toml
+from weightlens.errors import ConfigError, FileFormatError, InputError, quote
 
 COMMAND_LINE = "command line"
 
@@ -121,13 +121,13 @@ def parse_table(table: Mapping[str, Any], source: str) -> tuple[dict[str, Limit]
 
 
 def read_toml(path: Path) -> dict[str, Any]:
+    """The parsed TOML file; ConfigError keyed "file" (cannot be read) or "TOML" (malformed)."""
     try:
-        with open(path, "rb") as f:
-            return tomllib.load(f)
-    except OSError as e:
-        raise ConfigError(str(path), "file", f"cannot read: {e.strerror or e}") from None
-    except tomllib.TOMLDecodeError as e:
-        raise ConfigError(str(path), "TOML", str(e)) from None
+        return load_toml(path, "config")
+    except FileFormatError as e:
+        raise ConfigError(str(path), "TOML", e.problem) from None
+    except InputError as e:
+        raise ConfigError(str(path), "file", e.problem) from None
 
 
 def config_table(path: Path) -> tuple[dict[str, Any] | None, str]:

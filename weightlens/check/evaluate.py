@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from weightlens.check.baseline import Baseline
 from weightlens.check.config import CheckConfig
-from weightlens.check.rules import Limit, Rule
+from weightlens.check.rules import Limit, Rule, is_number
 from weightlens.report import TensorRecord, jsonable
 
 Status = Literal["pass", "fail", "skip"]
@@ -23,7 +24,8 @@ class Outcome:
     tensor, file : the tensor's name (literal) and the file holding it.
     rule : the rule's name (its config key).
     status : "pass", "fail" (a violation) or "skip" (the rule applies but its value could not
-        be measured, e.g. a non-finite matrix gets no condition number).
+        be measured, e.g. a non-finite matrix gets no condition number, or a value or baseline
+        value is missing or NaN: never a pass).
     value : the measured value (inf for a singular κ), None when skipped.
     limit : the limit it was compared with.
     message : why it failed or was skipped; empty when it passed.
@@ -46,6 +48,19 @@ class Outcome:
         )
 
 
+def _unusable_field(rule: Rule, record: TensorRecord) -> str | None:
+    """"has no FIELD" / "FIELD is nan" for the first field the rule reads that holds no usable number."""
+    for name in rule.fields:
+        if name == "condition_number" and record.get("singular"):
+            continue  # κ = ∞, whatever the field holds
+        value = record.get(name)
+        if value is None:
+            return f"has no {name}"
+        if isinstance(value, float) and not math.isfinite(value):
+            return f"{name} is {value}"
+    return None
+
+
 def _not_measured(rule: Rule, record: TensorRecord, base: TensorRecord | None) -> str:
     if rule.baseline and base is None:
         return "not evaluated: not in the baseline"
@@ -53,7 +68,15 @@ def _not_measured(rule: Rule, record: TensorRecord, base: TensorRecord | None) -
         return "not evaluated: the tensor could not be read"
     if record.skipped:
         return f"not evaluated: {record.skipped}"
-    return f"not evaluated: the record has no {', '.join(rule.fields)}"
+    now = _unusable_field(rule, record)
+    if now is not None:
+        return f"not evaluated: the record {now}" if now.startswith("has no") else f"not evaluated: {now}"
+    if rule.baseline and base is not None:
+        before = _unusable_field(rule, base)
+        if before is None:
+            return f"not evaluated: the baseline's {rule.fields[0]} is out of range"
+        return f"not evaluated: the baseline {before}" if before.startswith("has no") else f"not evaluated: the baseline's {before}"
+    return f"not evaluated: the record has no usable {', '.join(rule.fields)}"
 
 
 def evaluate_record(record: TensorRecord, config: CheckConfig, rules: Iterable[Rule], base: TensorRecord | None = None) -> list[Outcome]:
@@ -66,7 +89,7 @@ def evaluate_record(record: TensorRecord, config: CheckConfig, rules: Iterable[R
             continue
         assert limit is not None
         value = rule.measure(record, base)
-        if value is None:
+        if value is None or not (isinstance(value, bool) or is_number(value)):
             out.append(Outcome(record.name, record.file, rule.name, "skip", None, limit, _not_measured(rule, record, base)))
         elif rule.fails(value, limit):
             found = rule.found(value, record)

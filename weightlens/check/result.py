@@ -31,6 +31,7 @@ class CheckResult:
     outcomes : one per tensor × applicable rule, in checkpoint then rule order; then the
         baseline tensors that disappeared.
     duration : wall time in seconds, from opening the checkpoints to the last rule.
+    strict : a check not evaluated (its value missing or not a number) fails the result too.
     """
 
     inputs: list[InputEntry]
@@ -40,6 +41,7 @@ class CheckResult:
     rules: tuple[str, ...]
     outcomes: list[Outcome]
     duration: float
+    strict: bool = False
 
     @property
     def violations(self) -> list[Outcome]:
@@ -55,11 +57,12 @@ class CheckResult:
 
     @property
     def passed(self) -> bool:
-        return not self.violations
+        """No violation, and with ``strict`` no check left unevaluated."""
+        return not self.violations and not (self.strict and self.skipped)
 
     @property
     def exit_code(self) -> int:
-        """0 when every rule passes, 1 when at least one is violated."""
+        """0 when every rule passes, 1 when at least one is violated (or, with ``strict``, not evaluated)."""
         return 0 if self.passed else 1
 
     def summary_line(self) -> str:
@@ -71,6 +74,9 @@ class CheckResult:
             every = "the" if self.tensors == 1 else "all"
             verb = "passes" if self.tensors == 1 else "pass"
             return f"{every} {plural(self.tensors, 'tensor')} {verb} {plural(len(self.rules), 'rule')}{not_evaluated} {took}"
+        if not self.violations:
+            which = "which fails" if skipped == 1 else "which fail"
+            return f"{plural(skipped, 'check')} not evaluated, {which} under --strict ({plural(self.tensors, 'tensor')} checked, {plural(len(self.rules), 'rule')}) {took}"
         return (
             f"{plural(len(self.violations), 'violation')} in {plural(self.failed_tensors, 'tensor')} "
             f"({plural(self.tensors, 'tensor')} checked, {plural(len(self.rules), 'rule')}{not_evaluated}) {took}"
@@ -92,6 +98,7 @@ class CheckResult:
                 "violations": len(self.violations),
                 "failed_tensors": self.failed_tensors,
                 "not_evaluated": len(self.skipped),
+                "strict": self.strict,
                 "duration_s": round(self.duration, 6),
                 "line": self.summary_line(),
             },

@@ -32,7 +32,8 @@ Limit = float | bool
 """A rule's setting: a number for ``max``/``min`` rules, a boolean for ``allow_*`` rules."""
 
 Measure = Callable[[TensorRecord, TensorRecord | None], float | bool | None]
-"""(record, baseline record or None) -> the value compared with the limit; None = not measurable."""
+"""(record, baseline record or None) -> the value compared with the limit; None = not measurable
+(a value missing, or one that is no number to compare with: NaN, an infinite baseline)."""
 
 
 @dataclass(frozen=True)
@@ -99,9 +100,11 @@ class Rule:
             if isinstance(value, bool):
                 return value
         elif isinstance(value, (int, float)) and not isinstance(value, bool):
-            if not math.isnan(value) and self.low <= value <= self.high:
-                return float(value)
-            raise ConfigError(source, key, f"expected {self.expected()}, got {value!r}")
+            number = _to_float(value)
+            if number is not None and not math.isnan(number) and self.low <= number <= self.high:
+                return number
+            shown = repr(value) if number is not None else f"an integer of {len(str(abs(value)))} digits, beyond the float range"
+            raise ConfigError(source, key, f"expected {self.expected()}, got {shown}")
         raise ConfigError(source, key, f"expected {self.expected()}, got {value!r} ({_toml_type(value)})")
 
     def is_on(self, limit: Limit | None) -> bool:
@@ -147,6 +150,14 @@ _EXPONENT = re.compile(r"e\+?(-?)0*(\d)")
 """1e+04 -> 1e4, 1.5e-05 -> 1.5e-5: numbers as one writes them in a config."""
 
 
+def _to_float(value: int | float) -> float | None:
+    """``value`` as a float; None for an integer beyond the float range (10**400)."""
+    try:
+        return float(value)
+    except OverflowError:
+        return None
+
+
 def _toml_type(value: Any) -> str:
     return {bool: "boolean", int: "integer", float: "float", str: "string", list: "array", dict: "table"}.get(
         type(value), type(value).__name__
@@ -161,7 +172,16 @@ def kappa(r: TensorRecord) -> float | None:
     """κ of a record, with a numerically singular matrix as κ = inf; None when not computed."""
     if r.get("singular") is None:
         return None
-    return math.inf if r["singular"] else r["condition_number"]
+    return math.inf if r["singular"] else r.get("condition_number")
+
+
+def is_number(x: Any) -> bool:
+    """A value a limit can be compared with: a number that is not NaN (infinities allowed)."""
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and not math.isnan(x)
+
+
+def _finite(*xs: Any) -> bool:
+    return all(is_number(x) and math.isfinite(x) for x in xs)
 
 
 def _nonfinite(r: TensorRecord, _b: TensorRecord | None) -> int | None:
@@ -180,15 +200,18 @@ def _effective_rank_ratio(r: TensorRecord, _b: TensorRecord | None) -> float | N
 def _nmf_ratio(r: TensorRecord, _b: TensorRecord | None) -> float | None:
     """The worst (largest) nmf_svd_ratio over the NMF ranks computed; None when none is."""
     ratios = [e["nmf_svd_ratio"] for e in r.get("nmf") or () if e.get("nmf_svd_ratio") is not None]
-    return max(ratios) if ratios else None
+    return max(ratios) if ratios and all(is_number(x) for x in ratios) else None
 
 
 def _condition_growth(r: TensorRecord, b: TensorRecord | None) -> float | None:
-    """κ_now / κ_baseline; inf when the matrix became singular, 1 when it was and is singular."""
+    """κ_now / κ_baseline; inf when the matrix became singular, 1 when it was and is singular.
+
+    None when either κ is missing or NaN, or the baseline's is below 1 (no condition number).
+    """
     if b is None:
         return None
     now, before = kappa(r), kappa(b)
-    if now is None or before is None:
+    if not is_number(now) or not is_number(before) or before < 1:
         return None
     if before == math.inf:
         return 1.0 if now == math.inf else 0.0
@@ -196,17 +219,19 @@ def _condition_growth(r: TensorRecord, b: TensorRecord | None) -> float | None:
 
 
 def _rank_ratio_drop(r: TensorRecord, b: TensorRecord | None) -> float | None:
-    """rank_ratio_baseline − rank_ratio_now (positive = rank lost)."""
-    if b is None or r.get("rank_ratio") is None or b.get("rank_ratio") is None:
+    """rank_ratio_baseline − rank_ratio_now (positive = rank lost); None unless both are finite."""
+    if b is None or not _finite(r.get("rank_ratio"), b.get("rank_ratio")):
         return None
     return b["rank_ratio"] - r["rank_ratio"]
 
 
 def _sigma_max_change(r: TensorRecord, b: TensorRecord | None) -> float | None:
-    """100 · |σ1_now − σ1_baseline| / σ1_baseline, in percent."""
-    if b is None or r.get("sigma_max") is None or b.get("sigma_max") is None:
+    """100 · |σ1_now − σ1_baseline| / σ1_baseline, in percent; None unless both are finite and ≥ 0."""
+    if b is None or not _finite(r.get("sigma_max"), b.get("sigma_max")):
         return None
     now, before = r["sigma_max"], b["sigma_max"]
+    if now < 0 or before < 0:
+        return None
     if before == 0:
         return 0.0 if now == 0 else math.inf
     return 100.0 * abs(now - before) / before

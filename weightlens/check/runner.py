@@ -52,10 +52,12 @@ class CheckRun:
         exclude: Sequence[str] = (),
         *,
         jobs: int | None = None,
+        strict: bool = False,
     ) -> None:
         self.started = time.perf_counter()
         self.config = config
         self.jobs = jobs
+        self.strict = strict
         self.rules = config.active_rules(baseline is not None)
         if not self.rules:
             raise UsageError("every rule is off; nothing to check")
@@ -89,6 +91,7 @@ class CheckRun:
             rules=tuple(r.name for r in self.rules),
             outcomes=outcomes,
             duration=time.perf_counter() - self.started,
+            strict=self.strict,
         )
 
 
@@ -100,6 +103,7 @@ def run_check(
     include: Sequence[str] = (),
     exclude: Sequence[str] = (),
     jobs: int | None = None,
+    strict: bool = False,
 ) -> CheckResult:
     """Check the weights of one or more checkpoints against rules.
 
@@ -112,6 +116,8 @@ def run_check(
     include, exclude : fnmatch globs selecting tensors by name (applied to the baseline too).
     jobs : tensors analyzed at once, as in :func:`weightlens.analyze` (None: all cores when the
         checkpoint is large enough to pay for worker processes).
+    strict : a check that could not be evaluated (a value missing or NaN, in the weights or the
+        baseline) fails, as a violation does; without it, such checks are counted and listed.
 
     Returns
     -------
@@ -133,4 +139,4 @@ def run_check(
         paths = [paths]
     if baseline is not None and not isinstance(baseline, Baseline):
         baseline = load_baseline(Path(baseline))
-    return CheckRun(paths, config or CheckConfig(), baseline, include, exclude, jobs=jobs).execute()
+    return CheckRun(paths, config or CheckConfig(), baseline, include, exclude, jobs=jobs, strict=strict).execute()

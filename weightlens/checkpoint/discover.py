@@ -9,7 +9,7 @@ PyTorch pickle files are refused with a conversion hint: weightlens never unpick
 
 from __future__ import annotations
 
-import json
+import errno
 import os
 import re
 from dataclasses import dataclass, replace
@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import Literal
 
 from weightlens.checkpoint.header import _PICKLE_HINT, FileHeader, TensorInfo, read_header
-from weightlens.checkpoint.peft import AdapterConfig, find_adapter_config, has_lora_pairs, read_adapter_config
+from weightlens.checkpoint.peft import ADAPTER_CONFIG, AdapterConfig, find_adapter_config, has_lora_pairs, read_adapter_config
+from weightlens.checkpoint.safeload import load_json
 from weightlens.errors import HeaderError, InputError, quote
 
 PICKLE_SUFFIXES = frozenset({".bin", ".pt", ".pth", ".ckpt", ".pkl", ".pickle"})
@@ -99,6 +100,18 @@ def open_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
     return replace(ckpt, layout="adapter", adapter=read_adapter_config(config) if config else None)
 
 
+def would_join(checkpoint: str | os.PathLike[str], new_file: str | os.PathLike[str]) -> bool:
+    """Whether creating ``new_file`` would change what :func:`open_checkpoint` reads from ``checkpoint``.
+
+    A directory reads its ``*.safetensors`` files, its shard index and its adapter_config.json;
+    a file or an index file reads the adapter_config.json beside it.
+    """
+    ckpt, new = Path(checkpoint).resolve(), Path(new_file).resolve()
+    if ckpt.is_dir():
+        return new.parent == ckpt and (new.suffix == ".safetensors" or new.name.endswith(INDEX_SUFFIX) or new.name == ADAPTER_CONFIG)
+    return new.parent == ckpt.parent and new.name == ADAPTER_CONFIG
+
+
 def _open(path: Path) -> Checkpoint:
     if not path.exists():
         raise InputError(path, "no such file or directory")
@@ -114,8 +127,10 @@ def _open(path: Path) -> Checkpoint:
             if pickles:
                 raise InputError(path, f"no .safetensors files, only PyTorch pickles ({', '.join(pickles[:3])}); " + _PICKLE_HINT)
             raise InputError(path, "no .safetensors files in this directory")
-        headers, unreadable = _read_shards(files, {})
-        return _assemble(path, "directory", headers, unreadable)
+        links = {f: broken_link(f) for f in files}  # an incomplete HF snapshot: listed, not fatal
+        broken = [Unreadable(f.name, f, f"cannot read: {problem}") for f, problem in links.items() if problem]
+        headers, unreadable = _read_shards([f for f, problem in links.items() if not problem], {})
+        return _assemble(path, "directory", headers, [*broken, *unreadable])
     if path.name.endswith(INDEX_SUFFIX):
         return _from_index(path, path)
     if path.suffix in PICKLE_SUFFIXES:
@@ -124,10 +139,7 @@ def _open(path: Path) -> Checkpoint:
 
 
 def _from_index(path: Path, index: Path) -> Checkpoint:
-    try:
-        doc = json.loads(index.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as e:
-        raise InputError(index, f"cannot read shard index: {e}") from None
+    doc = load_json(index, "shard index")
     weight_map = doc.get("weight_map") if isinstance(doc, dict) else None
     if not isinstance(weight_map, dict) or not all(isinstance(v, str) for v in weight_map.values()):
         raise InputError(index, 'shard index must have a "weight_map" object of tensor name -> shard file')
@@ -137,11 +149,11 @@ def _from_index(path: Path, index: Path) -> Checkpoint:
         if Path(name).name != name:
             raise InputError(index, f"shard {quote(name)} is not a file name in the index's directory")
         try:
-            is_file = shard.is_file()
-        except OSError as e:  # ENAMETOOLONG: is_file() only swallows "does not exist"
+            exists = shard.exists()  # a FIFO or device is refused when read, as any input
+        except OSError as e:  # ENAMETOOLONG: exists() only swallows "does not exist"
             raise InputError(index, f"names shard {quote(name)}, which cannot be looked up ({e.strerror})") from None
-        if not is_file:
-            raise InputError(index, f"names shard {quote(name)}, which does not exist")
+        if not exists:
+            raise InputError(index, f"names shard {quote(name)}, {broken_link(shard) or 'which does not exist'}")
         shards.append(shard)
     by_shard: dict[str, list[str]] = {}
     for tensor, shard_name in weight_map.items():
@@ -152,6 +164,25 @@ def _from_index(path: Path, index: Path) -> Checkpoint:
         if shard_name in present and tensor not in present[shard_name]:
             raise InputError(index, f"maps tensor {quote(tensor)} to {quote(shard_name)}, which does not contain it")
     return _assemble(path, "index", headers, unreadable)
+
+
+def broken_link(path: Path) -> str | None:
+    """What is wrong with ``path`` when it is a symlink that leads nowhere, else None.
+
+    "a symlink to 'TARGET', which does not exist" (dangling: in a Hugging Face cache snapshot,
+    a blob that was never downloaded) or "a symlink loop".
+    """
+    if not path.is_symlink():
+        return None
+    try:
+        os.stat(path)
+    except OSError as e:
+        if e.errno in (errno.ENOENT, errno.ENOTDIR):
+            return f"a symlink to {os.readlink(path)!r}, which does not exist"
+        if e.errno == errno.ELOOP:
+            return "a symlink loop"
+        return None  # EACCES ...: reading the shard reports it
+    return None
 
 
 def _read_shards(shards: list[Path], names_by_shard: dict[str, list[str]]) -> tuple[list[FileHeader], list[Unreadable]]:

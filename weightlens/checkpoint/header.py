@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from weightlens.checkpoint.dtypes import DTYPES, DType
+from weightlens.checkpoint.safeload import open_regular
 from weightlens.errors import HeaderError, InputError
 from weightlens.errors import quote as _short  # the one capped, escaped quoting of hostile values
 
@@ -139,7 +140,7 @@ def read_header(path: str | os.PathLike[str], strict: bool = True) -> FileHeader
     """
     path = Path(path)
     try:
-        with open(path, "rb") as f:
+        with open_regular(path, "safetensors file") as f:
             size = os.fstat(f.fileno()).st_size
             prefix = f.read(8)
             if len(prefix) < 8:
@@ -154,8 +155,6 @@ def read_header(path: str | os.PathLike[str], strict: bool = True) -> FileHeader
                     raise HeaderError(path, f"declared header length {n} bytes exceeds the 100 MB limit (not a safetensors file?)")
                 raise HeaderError(path, f"declared header length {n} bytes exceeds the file size {size} bytes (truncated or not a safetensors file)")
             raw = f.read(n)
-    except IsADirectoryError:
-        raise InputError(path, "is a directory, expected a .safetensors file") from None
     except OSError as e:
         raise InputError(path, f"cannot read: {e.strerror or e}") from None
 

@@ -21,7 +21,6 @@ Embedding updates are transposed, ΔW = s·(B·A)ᵀ, as are those of ``fan_in_f
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from collections.abc import Mapping, Sequence
@@ -30,6 +29,8 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from weightlens.checkpoint.header import TensorInfo
+from weightlens.checkpoint.regex import MAX_PATTERN, LinearPattern, RegexRejected
+from weightlens.checkpoint.safeload import load_json
 from weightlens.errors import InputError, quote
 
 ADAPTER_CONFIG = "adapter_config.json"
@@ -39,6 +40,9 @@ PEFT_PREFIX = "base_model.model."
 
 _LORA = re.compile(r"^(?P<module>.+)\.lora_(?P<factor>[AB])(?:\.(?P<adapter>[^.]+))?\.weight$")
 _LORA_EMBEDDING = re.compile(r"^(?P<module>.+)\.lora_embedding_(?P<factor>[AB])(?:\.(?P<adapter>[^.]+))?$")
+_DORA_MAGNITUDE = re.compile(r"^(?P<module>.+)\.lora_magnitude_vector(?:\.(?!weight$)[^.]+)?(?:\.weight)?$")
+"""A DoRA magnitude vector: ``lora_magnitude_vector`` as PEFT saves it, or with the adapter
+name and/or the ``.weight`` of its in-memory ModuleDict form."""
 
 
 @dataclass(frozen=True)
@@ -63,20 +67,30 @@ def parse_lora_name(name: str) -> LoraName | None:
 def base_name(name: str) -> str:
     """The base checkpoint's name for an adapter tensor or module.
 
-    Strips PEFT's ``base_model.model.`` prefix and a ``modules_to_save`` wrapper segment:
-    ``base_model.model.score.modules_to_save.weight`` -> ``score.weight``.
+    Strips PEFT's ``base_model.model.`` prefix and a ``modules_to_save`` or ``base_layer``
+    wrapper segment: ``base_model.model.score.modules_to_save.weight`` -> ``score.weight``;
+    ``base_model.model.model.embed_tokens.base_layer.weight`` (the copy of a LoRA-wrapped
+    embedding that ``save_embedding_layers`` stores) -> ``model.embed_tokens.weight``.
     """
     if name.startswith(PEFT_PREFIX):
         name = name[len(PEFT_PREFIX) :]
-    return name.replace(".modules_to_save.", ".")
+    return name.replace(".modules_to_save.", ".").replace(".base_layer.", ".")
 
 
-def _pattern_value(patterns: Mapping[str, Any], module: str) -> Any:
-    """PEFT's ``get_pattern_key``: the first key k (in file order) with re.match(rf"(.*\\.)?({k})$", module)."""
-    for key, value in patterns.items():
-        if re.match(rf"(.*\.)?({key})$", module):
-            return value
-    return None
+def dora_module(name: str) -> str | None:
+    """The module whose weight a DoRA magnitude vector rescales, or None for other names:
+    ``...q_proj.lora_magnitude_vector`` -> ``...q_proj``."""
+    m = _DORA_MAGNITUDE.match(name)
+    return m["module"] if m else None
+
+
+def _peft_pattern(key: str) -> LinearPattern:
+    """The pattern PEFT's ``get_pattern_key`` matches a module name against for key k,
+    ``rf"(.*\\.)?({k})$"``, compiled to run in linear time."""
+    if len(key) > MAX_PATTERN:  # checked on the key, not the wrapped pattern, so that the limit is the one named
+        raise RegexRejected(f"it is {len(key)} characters long, more than {MAX_PATTERN}")
+    wrapped = rf"(.*\.)?({key})$"
+    return LinearPattern(wrapped, max_length=len(wrapped))
 
 
 @dataclass(frozen=True)
@@ -91,7 +105,15 @@ class AdapterConfig:
     fan_in_fan_out : the targeted weights are stored (in, out): ΔW = s·(B·A)ᵀ.
     use_dora : DoRA adapter; B·A is then the direction update before the magnitude rescaling.
     rank_pattern, alpha_pattern : per-module overrides of r and alpha, keys are regular
-        expressions matched against the end of the module name, first match wins (as in PEFT).
+        expressions matched against the end of the module name, first match wins (as in PEFT),
+        by :class:`~weightlens.checkpoint.regex.LinearPattern` (linear time; constructs that need
+        backtracking are rejected).
+
+    Raises
+    ------
+    InputError
+        When a pattern key is rejected (named with its key), or, in :meth:`rank_alpha`, when a
+        module name is too long to match.
     """
 
     path: Path
@@ -102,12 +124,33 @@ class AdapterConfig:
     use_dora: bool = False
     rank_pattern: Mapping[str, int] = field(default_factory=dict)
     alpha_pattern: Mapping[str, float] = field(default_factory=dict)
+    _matchers: dict[tuple[str, str], LinearPattern] = field(init=False, repr=False, compare=False, default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for which, patterns in (("rank_pattern", self.rank_pattern), ("alpha_pattern", self.alpha_pattern)):
+            for key in patterns:
+                try:
+                    self._matchers[which, key] = _peft_pattern(key)
+                except RegexRejected as e:
+                    raise InputError(self.path, f"{which}[{quote(key)}]: rejected, {e}") from None
+
+    def _pattern_value(self, which: str, module: str) -> Any:
+        """PEFT's ``get_pattern_key``: the value of the first key k (in file order) with
+        re.match(rf"(.*\\.)?({k})$", module); None when no key matches."""
+        patterns: Mapping[str, Any] = getattr(self, which)
+        for key, value in patterns.items():
+            try:
+                if self._matchers[which, key].match(module):
+                    return value
+            except RegexRejected as e:
+                raise InputError(self.path, f"{which}: {e}") from None
+        return None
 
     def rank_alpha(self, module: str) -> tuple[int, float]:
         """(r, alpha) for one module (its name with or without PEFT's prefix), overrides applied."""
         key = base_name(module)
-        r = _pattern_value(self.rank_pattern, key)
-        alpha = _pattern_value(self.alpha_pattern, key)
+        r = self._pattern_value("rank_pattern", key)
+        alpha = self._pattern_value("alpha_pattern", key)
         return (self.r if r is None else r), float(self.lora_alpha if alpha is None else alpha)
 
     def scale(self, module: str) -> float:
@@ -129,10 +172,7 @@ def read_adapter_config(path: str | Path) -> AdapterConfig:
         When the file is not JSON, is not a LoRA config, or a key has the wrong type.
     """
     path = Path(path)
-    try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as e:
-        raise InputError(path, f"cannot read adapter config: {e}") from None
+    doc = load_json(path, "adapter config")
     if not isinstance(doc, dict):
         raise InputError(path, f"adapter config must be a JSON object, got {type(doc).__name__}")
     peft_type = doc.get("peft_type")

@@ -107,8 +107,8 @@ def analyze_cmd(
         seed=seed,
         **kwargs,
     )
-    guard_output(output, paths)
     the_plan = plan(paths, options.include, options.exclude)
+    guard_output(output, paths)
     units = the_plan.jobs
     records: list[TensorRecord] = []
     streaming = format is Format.jsonl

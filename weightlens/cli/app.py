@@ -1,8 +1,8 @@
 """The typer application: commands are registered here; errors become exit codes here, only here.
 
 Exit codes: 0 done; 1 the command ran but found something wrong (``check`` violations, an
-unreadable tensor); 2 usage, input or config error (one line on stderr, no traceback);
-130 interrupted.
+unreadable tensor); 2 usage, input, config or output error (one line on stderr, no traceback);
+130 interrupted; 141 stdout closed early (``| head -1``), quietly.
 """
 
 from __future__ import annotations
@@ -14,9 +14,20 @@ import typer
 from typer.core import TyperArgument, TyperCommand, TyperGroup, TyperOption
 
 from weightlens.__about__ import __version__
-from weightlens.errors import WeightlensError
+from weightlens.checkpoint.safeload import recording_reads
+from weightlens.errors import OutputClosed, WeightlensError
+from weightlens.output import guarded_stdout
 from weightlens.render.console import ascii_fallback
 from weightlens.render.escape import visible
+
+PIPE_CLOSED = 141
+"""128 + SIGPIPE: what a shell reports for a command stopped by a closed pipe."""
+
+
+def _error_line(e: WeightlensError) -> int:
+    """Print ``e`` as the one stderr line (controls in paths escaped too); return its exit code."""
+    print(f"weightlens: error: {visible(str(e), backslash=False)}", file=sys.stderr)
+    return e.exit_code
 
 
 _METAVARS: dict[Any, str] = {int: "N", float: "X", str: "TEXT"}
@@ -77,11 +88,13 @@ class _Group(TyperGroup):
 
     def invoke(self, ctx: typer.Context) -> Any:
         try:
-            with ascii_fallback(sys.stdout, sys.stderr):
+            # recording_reads: what the output guards check against (cli.common.guard_output)
+            with ascii_fallback(sys.stdout, sys.stderr), guarded_stdout(), recording_reads():
                 return super().invoke(ctx)
+        except OutputClosed:
+            raise typer.Exit(PIPE_CLOSED) from None
         except WeightlensError as e:
-            print(f"weightlens: error: {visible(str(e), backslash=False)}", file=sys.stderr)  # paths too
-            raise typer.Exit(e.exit_code) from None
+            raise typer.Exit(_error_line(e)) from None
         except KeyboardInterrupt:
             print("weightlens: interrupted", file=sys.stderr)
             raise typer.Exit(130) from None
@@ -113,5 +126,11 @@ def _root(
 
 
 def main() -> None:
-    """Console-script entry point."""
-    app(prog_name="weightlens")
+    """Console-script entry point; stdout errors outside a command (``--help > /dev/full``) end here."""
+    try:
+        with guarded_stdout():
+            app(prog_name="weightlens")
+    except OutputClosed:
+        sys.exit(PIPE_CLOSED)
+    except WeightlensError as e:
+        sys.exit(_error_line(e))

@@ -17,7 +17,7 @@ import typer
 from weightlens.check import RULES, CheckRun, load_baseline, load_config
 from weightlens.check.result import CheckResult
 from weightlens.check.rules import Rule
-from weightlens.cli.common import EXCLUDE, INCLUDE, JOBS, OUTPUT, PATHS, QUIET, guard_output, output_stream, progress_bar
+from weightlens.cli.common import EXCLUDE, INCLUDE, JOBS, OUTPUT, PATHS, QUIET, guard_outputs, output_stream, progress_bar
 from weightlens.output import atomic_writer
 from weightlens.render.check_table import render_check_table, summary_line
 from weightlens.render.console import data_console, message_console
@@ -107,6 +107,7 @@ def check_cmd(
         metavar="FILE",
     ),
     isolated: bool = typer.Option(False, "--isolated", help="Ignore pyproject.toml files."),
+    strict: bool = typer.Option(False, "--strict", help="Fail (exit 1) when a check cannot be evaluated: its value, or the baseline's, is missing or not a number."),
     baseline: Path | None = typer.Option(
         None,
         "--baseline",
@@ -128,10 +129,8 @@ def check_cmd(
     Per-tensor limits: [[tool.weightlens.overrides]] tables with match = "glob".
     """
     settings = load_config(limits, config, pyproject=not isolated)
-    guard_output(output, paths)
-    if junit_xml is not None:
-        guard_output(junit_xml, paths)
-    run = CheckRun(paths, settings, load_baseline(baseline) if baseline else None, include, exclude, jobs=jobs)
+    run = CheckRun(paths, settings, load_baseline(baseline) if baseline else None, include, exclude, jobs=jobs, strict=strict)
+    guard_outputs([("-o", output), ("--junit-xml", junit_xml)], paths)
     with progress_bar(run.total, quiet, "checking") as advance:
         result = run.execute(lambda r: advance(r.name))
     if junit_xml is not None:

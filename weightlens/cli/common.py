@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import io
+import os
+import stat
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
@@ -12,6 +15,8 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
+from weightlens.checkpoint.discover import would_join
+from weightlens.checkpoint.safeload import ReadLog, active_read_log
 from weightlens.errors import UsageError
 from weightlens.render.escape import visible
 from weightlens.output import atomic_writer
@@ -36,15 +41,63 @@ def split_list(text: str | None) -> tuple[str, ...]:
     return tuple(p.strip() for p in (text or "").split(",") if p.strip())
 
 
-def guard_output(output: Path | None, inputs: list[Path]) -> None:
-    """Refuse an output path that is one of the inputs: weightlens never writes to a checkpoint."""
+def _read_log() -> ReadLog:
+    log = active_read_log()
+    if log is None:
+        raise RuntimeError("output guards need the files read: run the command inside recording_reads()")
+    return log
+
+
+def guard_output(output: Path | None, inputs: Sequence[Path], option: str = "-o") -> None:
+    """Refuse an output that would replace a file this run read, or join an input checkpoint.
+
+    Call it after every input is opened (checkpoint headers, index, adapter config, baseline,
+    config files, saved report) and before anything is written. A file read is matched by
+    resolved path and by device and inode, so symbolic and hard links to it are refused too;
+    an existing device or FIFO is no file read (those are refused as inputs) and stays a valid
+    output. ``output=None`` checks stdout, when it is redirected to a file.
+    """
+    log = _read_log()
     if output is None:
+        _guard_stdout(log)
         return
-    target = output.resolve()
-    for p in inputs:
-        q = p.resolve()
-        if target == q or (q.is_dir() and target.parent == q and target.suffix == ".safetensors"):
-            raise UsageError(f"{output}: refusing to write the report over an input checkpoint")
+    found = log.find(output)
+    if found is not None:
+        raise UsageError(f"{output}: refusing to write the report over an input of this run, the {found.what} {found.opened} ({option})")
+    for checkpoint in inputs:
+        if would_join(checkpoint, output):
+            raise UsageError(f"{output}: refusing to write the report into the input checkpoint {checkpoint}: the file would become part of it ({option})")
+
+
+def guard_outputs(outputs: Sequence[tuple[str, Path | None]], inputs: Sequence[Path]) -> None:
+    """:func:`guard_output` for each (option, path); two options naming one file are refused too."""
+    given = [(option, path) for option, path in outputs if path is not None]
+    for i, (option, path) in enumerate(given):
+        guard_output(path, inputs, option)
+        for other, other_path in given[:i]:
+            if path.resolve() == other_path.resolve():
+                raise UsageError(f"{path}: refusing to write two outputs to one file ({other} and {option})")
+    if not any(option == "-o" for option, _ in given):
+        guard_output(None, inputs)
+
+
+def guard_directory(directory: Path, suffix: str) -> None:
+    """Refuse an output directory in which a file this run read has a name the outputs may take (``*suffix``)."""
+    target = directory.resolve()
+    for f in _read_log():
+        if f.path.parent == target and f.path.name.endswith(suffix):
+            raise UsageError(f"{directory}: refusing to write {suffix} files into a directory holding an input of this run, the {f.what} {f.opened}")
+
+
+def _guard_stdout(log: ReadLog) -> None:
+    """Refuse a stdout redirected onto a file the run read (``weightlens analyze m.safetensors >> m.safetensors``)."""
+    try:
+        st = os.fstat(sys.stdout.fileno())
+    except (AttributeError, OSError, io.UnsupportedOperation):  # captured or closed stdout: no file to protect
+        return
+    found = log.find_stat(st) if stat.S_ISREG(st.st_mode) else None
+    if found is not None:
+        raise UsageError(f"stdout: refusing to write the report over an input of this run, the {found.what} {found.opened}")
 
 
 @contextmanager

@@ -12,12 +12,13 @@ from weightlens.cli.common import EXCLUDE, INCLUDE, JOBS, OUTPUT, QUIET, guard_o
 from weightlens.diff import DiffOptions, DiffRecord, iter_diff, parse_lora_ranks, plan_diff, report_of
 from weightlens.render.console import data_console
 from weightlens.render.diff import diff_jsonl_line, render_diff_json, render_diff_table
+from weightlens.render.markdown import render_diff_markdown
 
 
 def diff_cmd(
     base: Path = typer.Argument(..., help="The checkpoint before fine-tuning (file, sharded directory or index).", show_default=False),
     tuned: Path = typer.Argument(..., help="The checkpoint after, or a PEFT LoRA adapter (directory or file).", show_default=False),
-    format: Format = typer.Option(Format.table, "--format", "-f", help="table (rich, for people), json (one document) or jsonl (one object per tensor, streamed)."),
+    format: Format = typer.Option(Format.table, "--format", "-f", help="table (rich, for people), json (one document), jsonl (one object per tensor, streamed) or markdown (a GitHub table for a pull-request comment)."),
     output: Path | None = OUTPUT,
     include: list[str] = INCLUDE,
     exclude: list[str] = EXCLUDE,
@@ -43,8 +44,8 @@ def diff_cmd(
         include=tuple(include),
         exclude=tuple(exclude),
     )
-    guard_output(output, [base, tuned])
     the_plan = plan_diff(base, tuned, options)
+    guard_output(output, [base, tuned])
     records: list[DiffRecord] = []
     streaming = format is Format.jsonl
     with output_stream(output, keep_on_interrupt=streaming) as out:
@@ -60,5 +61,7 @@ def diff_cmd(
             out.write(render_diff_json(report))
         elif format is Format.table:
             render_diff_table(report, data_console(out))
+        elif format is Format.markdown:
+            out.write(render_diff_markdown(report))
     if report.summary.errors:
         raise typer.Exit(1)

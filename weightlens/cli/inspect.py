@@ -32,8 +32,8 @@ def inspect_cmd(
     Reads no tensor data: the time does not depend on the checkpoint's size. Exit code 1 when a
     shard of a multi-file checkpoint failed validation (listed as unreadable).
     """
-    guard_output(output, paths)
     the_plan = plan(paths, include, exclude)
+    guard_output(output, paths)
     with output_stream(output) as out:
         if format is Format.json:
             out.write(dumps(inspect_dict(the_plan)))

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import typer
 
-from weightlens.cli.common import EXCLUDE, INCLUDE, QUIET, progress_bar
+from weightlens.cli.common import EXCLUDE, INCLUDE, QUIET, guard_directory, progress_bar
 from weightlens.cli.source import report_from
 from weightlens.errors import InputError, UsageError
 from weightlens.options import AnalysisOptions
-from weightlens.plot import plot_report, plotted_matrices, require_matplotlib, require_spectra
+from weightlens.plot import plot_report, plotted_matrices, require_matplotlib, require_spectra, written_line
 from weightlens.render.escape import visible
 
 
@@ -32,11 +32,14 @@ def plot_cmd(
     """Draw each matrix's spectrum and the metrics by layer depth (PNG or SVG).
 
     Per matrix: the singular-value decay (log-log) with the energy ranks and the rank tolerance,
-    and the eigenvalue density with the fitted power-law tail. Writes DIR/overview.<format> and one DIR/<tensor>.<format> per matrix. Needs matplotlib:
+    and the eigenvalue density with the fitted power-law tail. Writes DIR/overview.<format> and one DIR/<tensor>.<format> per matrix;
+    for several checkpoints, the same in one subdirectory per checkpoint, named by the parts of
+    their paths that differ (a/m.safetensors b/m.safetensors: DIR/a/, DIR/b/). Needs matplotlib:
     pip install matplotlib (the weightlens-health[plot] extra).
     """
     require_matplotlib()
-    report, from_file = report_from(paths, AnalysisOptions(full_spectrum=True, include=tuple(include), exclude=tuple(exclude)), quiet)
+    options = AnalysisOptions(full_spectrum=True, include=tuple(include), exclude=tuple(exclude))
+    report, from_file = report_from(paths, options, quiet, opened=lambda: guard_directory(output, f".{format.value}"))
     if from_file:
         try:
             require_spectra(report)
@@ -45,6 +48,6 @@ def plot_cmd(
     with progress_bar(len(plotted_matrices(report)) + 1, quiet, label="plotting") as advance:
         written = plot_report(report, output, format.value, on_file=lambda p: advance(p.name))
     if not quiet:
-        print(f"wrote {len(written)} figures to {visible(str(output), backslash=False)}", file=sys.stderr)
+        print(visible(written_line(written, output), backslash=False), file=sys.stderr)
     if report.summary.errors:
         raise typer.Exit(1)

@@ -31,8 +31,8 @@ def report_cmd(
     Needs matplotlib: pip install matplotlib (the weightlens-health[plot] extra).
     """
     require_matplotlib()
-    guard_output(output, paths)
-    report, _ = report_from(paths, AnalysisOptions(full_spectrum=True, include=tuple(include), exclude=tuple(exclude)), quiet)
+    options = AnalysisOptions(full_spectrum=True, include=tuple(include), exclude=tuple(exclude))
+    report, _ = report_from(paths, options, quiet, opened=lambda: guard_output(output, paths))
     with progress_bar(len(plotted_matrices(report)) + 1, quiet, label="plotting") as advance:
         page = html_report(report, on_figure=lambda r: advance("overview" if r is None else r.name))
     with atomic_writer(output) as f:

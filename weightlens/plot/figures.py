@@ -176,8 +176,8 @@ class Metric:
 
 
 def _erank_ratio(r: TensorRecord) -> float | None:
-    p = min(r.matrix_shape or (0, 0))
-    return r["effective_rank"] / p if p else None
+    p, erank = min(r.matrix_shape or (0, 0)), r["effective_rank"]
+    return erank / p if p and erank is not None else None  # None: a partial spectrum (--spectrum fast)
 
 
 def _kappa(r: TensorRecord) -> float | None:

@@ -1,5 +1,5 @@
-"""GitHub-flavoured Markdown for a pull-request comment: the analysis table and summary, or a
-check's violations.
+"""GitHub-flavoured Markdown for a pull-request comment: the analysis table and summary, a
+diff's table and summary, or a check's violations.
 
 Tensor names are code spans, which GitHub renders literally: no emphasis, links, @-mentions,
 emoji or math can come out of a name. Inside a table cell a ``|`` still ends the cell, even
@@ -16,6 +16,8 @@ from rich.text import Text
 
 from weightlens.check.result import CheckResult
 from weightlens.check.rules import RULES_BY_NAME
+from weightlens.diff import DiffReport
+from weightlens.render.diff import diff_dtype, diff_headline, diff_rows, diff_shape, diff_summary_lines, notes, shown_diff_columns
 from weightlens.render.escape import visible
 from weightlens.render.summary import SummaryLine, flag_counts, headline, summary_lines
 from weightlens.render.table import checkpoint_labels, flags, shape_text, shown_columns, table_rows
@@ -89,6 +91,26 @@ def render_markdown(report: Report) -> str:
     if hidden:
         n = sum(len(ln.items) + ln.more for ln in hidden)
         out += ["", f"<details><summary>{n} tensors not analyzed</summary>", "", *(_line(ln) for ln in hidden), "", "</details>"]
+    return "\n".join(out).rstrip("\n") + "\n"
+
+
+def render_diff_markdown(report: DiffReport) -> str:
+    """A diff as Markdown: the rows and columns of its table (identical pairs counted, not
+    listed), then its summary lines."""
+    rows = diff_rows(report)
+    columns = shown_diff_columns(report, rows)
+    out = [f"### weightlens diff: {text(diff_headline(report))}", ""]
+    if rows:
+        header = ["tensor", "shape", "dtype", *(c.header for c in columns), "notes"]
+        align = [":--", "--:", ":--", *("--:" if c.justify == "right" else ":--" for c in columns), ":--"]
+        out.append("| " + " | ".join(header) + " |")
+        out.append("| " + " | ".join(align) + " |")
+        for r in rows:
+            cells = [c.cell(r) if c.field in r.metrics else "-" for c in columns]
+            line = [code(r.name, in_table=True), diff_shape(r), diff_dtype(r), *map(_cell, cells), _cell(text(", ".join(n for n, _ in notes(r))))]
+            out.append("| " + " | ".join(line) + " |")
+        out.append("")
+    out += [_line(ln) for ln in diff_summary_lines(report)]
     return "\n".join(out).rstrip("\n") + "\n"
 
 
