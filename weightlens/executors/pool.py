@@ -87,10 +87,10 @@ class _PoolBackend:
         return wait(futures, return_when=FIRST_COMPLETED).done  # type: ignore[arg-type,return-value]
 
     def restart(self) -> str | None:
-        why = death_of(self._processes())
-        self._stop()
+        processes = self._processes()
+        self._stop()  # joins them all: every exit code is stored
         self.pool = self._start()
-        return why
+        return death_of(processes)
 
     def close(self, ok: bool, unfinished: list[Future]) -> None:
         if ok:
