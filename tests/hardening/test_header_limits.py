@@ -24,7 +24,7 @@ from weightlens.errors import HeaderError
 from weightlens.testing import write_safetensors
 
 runner = CliRunner()
-SETTINGS = settings(derandomize=True, max_examples=60, deadline=None, database=None)
+SETTINGS = settings(derandomize=True, max_examples=40, deadline=None, database=None)
 
 
 def header_file(path: Path, doc: object, data: bytes = b"") -> Path:

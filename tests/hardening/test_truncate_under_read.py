@@ -65,7 +65,7 @@ def _change(path: Path, kind: str, cut: int) -> None:
 tensors = st.lists(st.tuples(st.sampled_from(DTYPES), st.lists(st.integers(1, 9), min_size=1, max_size=3).map(tuple)), min_size=1, max_size=3)
 
 
-@settings(derandomize=True, max_examples=300, deadline=None, database=None)
+@settings(derandomize=True, max_examples=150, deadline=None, database=None)
 @given(spec=tensors, pick=st.integers(0, 2), change=st.sampled_from(CHANGES), during=st.booleans(), chunk=st.sampled_from([1, 7, 64]), at=st.integers(1, 40), cut=st.integers(0, 4000))
 def test_a_file_changed_before_or_during_a_read_is_that_tensors_error(spec, pick, change, during, chunk, at, cut) -> None:  # type: ignore[no-untyped-def]
     with tempfile.TemporaryDirectory() as d:

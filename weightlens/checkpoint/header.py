@@ -203,12 +203,10 @@ def read_header(path: str | os.PathLike[str], strict: bool = True) -> FileHeader
     already in header order (as every writer lays them out).
     """
     path = Path(path)
-    raw, stamp = _read_raw(path)
-    n = len(raw)
-    sha256 = hashlib.sha256(raw).hexdigest()
+    text, n, sha256, stamp = _read_text(path)
     with _gc_paused():
-        doc = _parse(path, raw)
-        del raw
+        doc = _parse(path, text)
+        del text
         metadata = _metadata(path, doc.pop("__metadata__", None))
         if len(doc) > MAX_TENSORS:
             raise HeaderError(path, f"{len(doc):,} tensors in one file; at most {MAX_TENSORS:,} are supported")
@@ -226,8 +224,9 @@ def read_header(path: str | os.PathLike[str], strict: bool = True) -> FileHeader
     )
 
 
-def _read_raw(path: Path) -> tuple[bytes, FileStamp]:
-    """The header bytes (after the 8-byte length) and the stamp of the file they were read from."""
+def _read_text(path: Path) -> tuple[str, int, str, FileStamp]:
+    """The header (after the 8-byte length) as text, its byte length and SHA-256, and the stamp
+    of the file it was read from (the bytes themselves are freed before the JSON is parsed)."""
     try:
         with open(path, "rb") as f:
             stamp = FileStamp.of(os.fstat(f.fileno()))
@@ -251,7 +250,11 @@ def _read_raw(path: Path) -> tuple[bytes, FileStamp]:
         raise InputError(path, f"cannot read: {e.strerror or e}") from None
     if len(raw) != n:
         raise HeaderError(path, f"header truncated: expected {n} bytes, got {len(raw)}")
-    return raw, stamp
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise HeaderError(path, f"header is not valid UTF-8 (byte {e.start})") from None
+    return text, n, hashlib.sha256(raw).hexdigest(), stamp
 
 
 @contextlib.contextmanager
@@ -267,11 +270,7 @@ def _gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-def _parse(path: Path, raw: bytes) -> dict[str, Any]:
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as e:
-        raise HeaderError(path, f"header is not valid UTF-8 (byte {e.start})") from None
+def _parse(path: Path, text: str) -> dict[str, Any]:
     try:
         doc = json.loads(text, object_pairs_hook=_unique_object)
     except ValueError as e:
