@@ -15,16 +15,20 @@ from typing import BinaryIO
 
 import numpy as np
 
-from weightlens.checkpoint.dtypes import decode
+from weightlens.checkpoint.dtypes import DType, decode
 from weightlens.checkpoint.header import FileStamp, TensorInfo
 from weightlens.errors import InputError
 
 READ_CHUNK = 1 << 26
 """Bytes per read call (64 MiB): below every platform's single-read limit (Linux: 2 GiB − 4 KiB)."""
 
+DECODE_CHUNK = 1 << 18
+"""Elements read and decoded at a time for dtypes that need decoding (≤ 2 MiB of stored bytes):
+the stored chunk is decoded while it is still in the CPU cache, and never held in full."""
+
 _STORED_AS_DECODED = frozenset({"F32", "F64", "I64", "I32", "I16", "I8", "U64", "U32", "U16", "U8"})
-"""Dtypes whose decoded array is the stored array (on a little-endian machine): the buffer read
-for this call alone is returned as it is, instead of being copied by :func:`decode`."""
+"""Dtypes whose decoded array is the stored array (on a little-endian machine): read straight
+into the result."""
 
 
 def read_tensor(info: TensorInfo) -> np.ndarray:
@@ -47,30 +51,46 @@ def read_tensor(info: TensorInfo) -> np.ndarray:
     dtype = info.dtype_info
     if dtype.raw is None:
         raise ValueError(f"dtype {info.dtype} cannot be decoded")
-    raw = np.empty(info.parameters, dtype=dtype.raw)
+    direct = dtype.name in _STORED_AS_DECODED and dtype.raw.isnative
+    stored = np.empty(info.parameters if direct else min(info.parameters, DECODE_CHUNK), dtype=dtype.raw)
+    out = stored if direct else np.empty(info.parameters, dtype=decode(dtype, stored[:0]).dtype)
     if info.nbytes:
         try:
-            _read_into(info, memoryview(raw.view(np.uint8)))
+            with open(info.file, "rb", buffering=0) as f:
+                _check_file(info, f, "since its header was read")
+                f.seek(info.offset)
+                done = _fill(f, stored) if direct else _fill_decoded(f, dtype, stored, out)
+                _check_file(info, f, "while it was read")
         except OSError as e:
             raise InputError(info.file, f"cannot read tensor {info.name!r}: {e.strerror or e}") from None
-    values = raw if dtype.name in _STORED_AS_DECODED and raw.dtype.isnative else decode(dtype, raw)
-    return values.reshape(info.shape)
+        if done < info.nbytes:
+            raise InputError(info.file, f"cannot read tensor {info.name!r}: short read: {done} of {info.nbytes} bytes (file truncated?)")
+    return out.reshape(info.shape)
 
 
-def _read_into(info: TensorInfo, out: memoryview) -> None:
-    """Fill ``out`` with the tensor's bytes, checking the file before and after reading them."""
-    with open(info.file, "rb", buffering=0) as f:
-        _check_file(info, f, "since its header was read")
-        f.seek(info.offset)
-        done = 0
-        while done < len(out):
-            n = f.readinto(out[done : done + READ_CHUNK])
-            if not n:
-                break
-            done += n
-        _check_file(info, f, "while it was read")
-    if done < len(out):
-        raise InputError(info.file, f"cannot read tensor {info.name!r}: short read: {done} of {len(out)} bytes (file truncated?)")
+def _fill(f: BinaryIO, buffer: np.ndarray) -> int:
+    """Read into ``buffer`` from the file's position until it is full or the file ends; bytes read."""
+    view = memoryview(buffer.view(np.uint8))
+    done = 0
+    while done < len(view):
+        n = f.readinto(view[done : done + READ_CHUNK])
+        if not n:
+            break
+        done += n
+    return done
+
+
+def _fill_decoded(f: BinaryIO, dtype: DType, chunk: np.ndarray, out: np.ndarray) -> int:
+    """Read ``out``'s elements a chunk at a time into ``chunk`` and decode each into ``out``; bytes read."""
+    done = 0
+    for start in range(0, len(out), len(chunk)):
+        part = chunk[: len(out) - start]
+        n = _fill(f, part)
+        done += n
+        if n < part.nbytes:
+            break
+        out[start : start + len(part)] = decode(dtype, part)
+    return done
 
 
 def _check_file(info: TensorInfo, f: BinaryIO, when: str) -> None:
