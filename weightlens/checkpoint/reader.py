@@ -1,19 +1,34 @@
-"""Read one tensor's bytes through a memory map and decode them.
+"""Read one tensor's bytes into a buffer of its own and decode them.
 
-Only the tensor's own byte range is mapped, and the map is closed as soon as the tensor is
-decoded, so a worker holds at most one tensor in memory whatever the checkpoint size, and
+The bytes are read with plain reads (no memory map), so a file truncated while a tensor is read
+gives a short read — that tensor's error — instead of a SIGBUS that kills the process. The
+file's stamp (size, mtime, inode, recorded when its header was parsed) is checked before and
+after the read, so a file replaced or rewritten since its header was read is reported instead of
+mixing two files. A worker holds at most one tensor in memory whatever the checkpoint size, and
 the file is opened read-only: weightlens never writes to a checkpoint.
 """
 
 from __future__ import annotations
 
-import mmap
+import os
+from typing import BinaryIO
 
 import numpy as np
 
-from weightlens.checkpoint.dtypes import decode
-from weightlens.checkpoint.header import TensorInfo
+from weightlens.checkpoint.dtypes import DType, decode
+from weightlens.checkpoint.header import FileStamp, TensorInfo
 from weightlens.errors import InputError, quote
+
+READ_CHUNK = 1 << 26
+"""Bytes per read call (64 MiB): below every platform's single-read limit (Linux: 2 GiB − 4 KiB)."""
+
+DECODE_CHUNK = 1 << 18
+"""Elements read and decoded at a time for dtypes that need decoding (≤ 2 MiB of stored bytes):
+the stored chunk is decoded while it is still in the CPU cache, and never held in full."""
+
+_STORED_AS_DECODED = frozenset({"F32", "F64", "I64", "I32", "I16", "I8", "U64", "U32", "U16", "U8"})
+"""Dtypes whose decoded array is the stored array (on a little-endian machine): read straight
+into the result."""
 
 
 def read_tensor(info: TensorInfo) -> np.ndarray:
@@ -28,26 +43,59 @@ def read_tensor(info: TensorInfo) -> np.ndarray:
     Raises
     ------
     InputError
-        When the file cannot be read or is shorter than its header says.
+        When the file cannot be read, is shorter than its header says, or is not the file the
+        header was read from (another inode, size or mtime than ``info.stamp``).
     ValueError
         For dtypes weightlens does not decode (``DType.kind == "unsupported"``).
     """
     dtype = info.dtype_info
     if dtype.raw is None:
         raise ValueError(f"dtype {info.dtype} cannot be decoded")
-    count = info.parameters
-    if count == 0:
-        return decode(dtype, np.empty(info.shape, dtype=dtype.raw))
-    start = info.offset - info.offset % mmap.ALLOCATIONGRANULARITY
-    lead = info.offset - start
-    try:
-        with open(info.file, "rb") as f:
-            mm = mmap.mmap(f.fileno(), lead + info.nbytes, offset=start, access=mmap.ACCESS_READ)
-        values = decode(dtype, np.frombuffer(mm, dtype=dtype.raw, count=count, offset=lead))
-    except (OSError, ValueError) as e:
-        raise InputError(info.file, f"cannot read tensor {quote(info.name)}: {e}") from None
-    # Not mm.close(): that raises BufferError while anything still holds a view of the map (a
-    # sampling profiler such as Dask's can keep a finished frame, and its locals, alive for a
-    # moment). Dropping the last reference unmaps it, normally right here.
-    del mm
-    return values.reshape(info.shape)
+    direct = dtype.name in _STORED_AS_DECODED and dtype.raw.isnative
+    stored = np.empty(info.parameters if direct else min(info.parameters, DECODE_CHUNK), dtype=dtype.raw)
+    out = stored if direct else np.empty(info.parameters, dtype=decode(dtype, stored[:0]).dtype)
+    if info.nbytes:
+        try:
+            with open(info.file, "rb", buffering=0) as f:
+                _check_file(info, f, "since its header was read")
+                f.seek(info.offset)
+                done = _fill(f, stored) if direct else _fill_decoded(f, dtype, stored, out)
+                _check_file(info, f, "while it was read")
+        except OSError as e:
+            raise InputError(info.file, f"cannot read tensor {quote(info.name)}: {e.strerror or e}") from None
+        if done < info.nbytes:
+            raise InputError(info.file, f"cannot read tensor {quote(info.name)}: short read: {done} of {info.nbytes} bytes (file truncated?)")
+    return out.reshape(info.shape)
+
+
+def _fill(f: BinaryIO, buffer: np.ndarray) -> int:
+    """Read into ``buffer`` from the file's position until it is full or the file ends; bytes read."""
+    view = memoryview(buffer.view(np.uint8))
+    done = 0
+    while done < len(view):
+        n = f.readinto(view[done : done + READ_CHUNK])
+        if not n:
+            break
+        done += n
+    return done
+
+
+def _fill_decoded(f: BinaryIO, dtype: DType, chunk: np.ndarray, out: np.ndarray) -> int:
+    """Read ``out``'s elements a chunk at a time into ``chunk`` and decode each into ``out``; bytes read."""
+    done = 0
+    for start in range(0, len(out), len(chunk)):
+        part = chunk[: len(out) - start]
+        n = _fill(f, part)
+        done += n
+        if n < part.nbytes:
+            break
+        out[start : start + len(part)] = decode(dtype, part)
+    return done
+
+
+def _check_file(info: TensorInfo, f: BinaryIO, when: str) -> None:
+    """Raise when the open file is not the one ``info`` was parsed from, as it was then."""
+    now = FileStamp.of(os.fstat(f.fileno()))
+    change = info.stamp.change(now) if info.stamp is not None else None
+    if change is not None:
+        raise InputError(info.file, f"cannot read tensor {quote(info.name)}: {change} {when}")

@@ -2,12 +2,18 @@
 
 Exit codes: 0 done; 1 the command ran but found something wrong (``check`` violations, an
 unreadable tensor); 2 usage, input, config or output error (one line on stderr, no traceback);
-130 interrupted; 141 stdout closed early (``| head -1``), quietly.
+130 interrupted (Ctrl-C), 143 terminated (SIGTERM), 129 hung up (SIGHUP); 141 stdout closed early
+(``| head -1``), quietly.
 """
 
 from __future__ import annotations
 
+import contextlib
+import signal
 import sys
+import threading
+from collections.abc import Iterator
+from types import FrameType
 from typing import Any
 
 import typer
@@ -78,6 +84,44 @@ def plain_metavars(command: TyperCommand) -> None:
     command.get_help_option = flag_only  # type: ignore[method-assign]  # --help is made per call
 
 
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
+"""Signals that stop a run the way Ctrl-C does (workers stopped, whole JSONL lines kept)."""
+
+
+class Stopped(KeyboardInterrupt):
+    """Raised in the main thread by SIGTERM or SIGHUP.
+
+    A KeyboardInterrupt, so that everything that cleans up after Ctrl-C — the executors stopping
+    their workers and cancelling Dask futures, the report writer keeping whole JSON Lines — does
+    the same for these signals.
+    """
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _stop(signum: int, frame: FrameType | None) -> None:
+    # A second signal while unwinding would interrupt the cleanup that stops the workers.
+    for s in STOP_SIGNALS:
+        signal.signal(s, signal.SIG_IGN)
+    raise Stopped(signum)
+
+
+@contextlib.contextmanager
+def stop_signals_raise() -> Iterator[None]:
+    """Within the block, SIGTERM and SIGHUP raise :class:`Stopped` (main thread only; handlers restored after)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {s: signal.signal(s, _stop) for s in STOP_SIGNALS}
+    try:
+        yield
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+
+
 class _Group(TyperGroup):
     """Turns weightlens' own errors into one stderr line and their exit code; plain metavars."""
 
@@ -89,12 +133,15 @@ class _Group(TyperGroup):
     def invoke(self, ctx: typer.Context) -> Any:
         try:
             # recording_reads: what the output guards check against (cli.common.guard_output)
-            with ascii_fallback(sys.stdout, sys.stderr), guarded_stdout(), recording_reads():
+            with ascii_fallback(sys.stdout, sys.stderr), guarded_stdout(), recording_reads(), stop_signals_raise():
                 return super().invoke(ctx)
         except OutputClosed:
             raise typer.Exit(PIPE_CLOSED) from None
         except WeightlensError as e:
             raise typer.Exit(_error_line(e)) from None
+        except Stopped as e:
+            print(f"weightlens: interrupted ({signal.Signals(e.signum).name})", file=sys.stderr)
+            raise typer.Exit(128 + e.signum) from None
         except KeyboardInterrupt:
             print("weightlens: interrupted", file=sys.stderr)
             raise typer.Exit(130) from None

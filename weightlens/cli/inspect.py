@@ -10,8 +10,7 @@ import typer
 from weightlens.checkpoint import Unreadable
 from weightlens.cli.common import EXCLUDE, INCLUDE, OUTPUT, PATHS, guard_output, output_stream
 from weightlens.render.console import data_console
-from weightlens.render.inspect import inspect_dict, render_inspect
-from weightlens.render.json import dumps
+from weightlens.render.inspect import render_inspect, write_inspect_json
 from weightlens.run import plan
 
 
@@ -36,7 +35,7 @@ def inspect_cmd(
     guard_output(output, paths)
     with output_stream(output) as out:
         if format is Format.json:
-            out.write(dumps(inspect_dict(the_plan)))
+            write_inspect_json(the_plan, out)
         else:
             render_inspect(the_plan, data_console(out))
     if any(isinstance(t, Unreadable) for t in the_plan.tensors):

@@ -23,6 +23,9 @@ OnComplete = Callable[[int], None]
 OnLost = Callable[[T, str], R]
 """Makes the result of a task whose worker died: (task, what happened) -> result."""
 
+WORKER_DIED = "its worker process died (killed by the OS: out of memory?)"
+"""What happened to a lost task's worker when the backend cannot tell more."""
+
 
 class Future(Protocol):
     def exception(self) -> BaseException | None: ...
@@ -47,7 +50,9 @@ class Backend(Protocol):
 
     def submit(self, fn: Callable[[Any], Any], task: Any) -> Future: ...
     def wait(self, futures: list[Future]) -> set[Future]: ...
-    def restart(self) -> None: ...
+    def restart(self) -> str | None:
+        """Replace the workers after one died; returns how it died ("its worker process died
+        (SIGBUS)") when the backend can tell."""
     def close(self, ok: bool, unfinished: list[Future]) -> None: ...
 
 
@@ -180,13 +185,14 @@ def run_ordered(
                     lost.append(i)
                 else:
                     raise exc
+            why = None
             if lost and backend.lost_kills_all:
                 lost += pending.values()
                 pending.clear()
-                backend.restart()
+                why = backend.restart()
             if len(lost) == 1 or (lost and not backend.lost_kills_all):
                 for i in lost:
-                    finish(i, on_lost(tasks[i], "its worker process died (killed by the OS: out of memory?)"))  # type: ignore[misc]
+                    finish(i, on_lost(tasks[i], why or WORKER_DIED))  # type: ignore[misc]
             else:
                 suspects.extend(sorted(lost))
             while nxt in results:

@@ -55,7 +55,7 @@ class _DaskBackend:
         return set(self.distributed.wait(futures, return_when="FIRST_COMPLETED").done)
 
     def restart(self) -> None:
-        """Dask reschedules the tasks of a dead worker itself."""
+        """Dask reschedules the tasks of a dead worker itself (and does not say how it died)."""
 
     def close(self, ok: bool, unfinished: list[Future]) -> None:
         try:

@@ -15,6 +15,7 @@ import signal
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
+from multiprocessing.process import BaseProcess
 from typing import Any
 
 from weightlens.executors.base import BackendExecutor, Future, R, T
@@ -48,6 +49,26 @@ def init_worker(threads: int) -> None:
     threadpoolctl.threadpool_limits(limits=threads)
 
 
+def death_of(processes: list[BaseProcess]) -> str | None:
+    """How the one worker of a broken pool died, from the exit codes.
+
+    The pool terminates (SIGTERM) the workers that were still alive when one died, so the
+    culprit is the one with another exit code; None when that is not a single one.
+    """
+    codes = {p.exitcode for p in processes} - {None, -signal.SIGTERM}
+    if len(codes) != 1:
+        return None
+    code = codes.pop()
+    if code == -signal.SIGKILL:
+        return "its worker process died (SIGKILL: killed by the OS, out of memory?)"
+    if code < 0:
+        try:
+            return f"its worker process died ({signal.Signals(-code).name})"
+        except ValueError:  # a real-time signal: no name
+            return f"its worker process died (signal {-code})"
+    return f"its worker process died (exit code {code})"
+
+
 class _PoolBackend:
     lost = (BrokenProcessPool,)
     lost_kills_all = True
@@ -73,9 +94,11 @@ class _PoolBackend:
     def wait(self, futures: list[Future]) -> set[Future]:
         return wait(futures, return_when=FIRST_COMPLETED).done  # type: ignore[arg-type,return-value]
 
-    def restart(self) -> None:
-        self._stop()
+    def restart(self) -> str | None:
+        processes = self._processes()
+        self._stop()  # joins them all: every exit code is stored
         self.pool = self._start()
+        return death_of(processes)
 
     def close(self, ok: bool, unfinished: list[Future]) -> None:
         if ok:
@@ -83,13 +106,16 @@ class _PoolBackend:
         else:
             self._stop()
 
+    def _processes(self) -> list[BaseProcess]:
+        return list((getattr(self.pool, "_processes", None) or {}).values())
+
     def _stop(self) -> None:
         """Cancel what has not started, then terminate the workers (SIGTERM, SIGKILL after a grace period).
 
         The pool's manager thread reaps the dead workers too; it is waited for, so that no
         worker counts as alive (reaped by one thread, its exit code not yet stored) on return.
         """
-        processes = list((getattr(self.pool, "_processes", None) or {}).values())
+        processes = self._processes()
         manager = getattr(self.pool, "_executor_manager_thread", None)
         self.pool.shutdown(wait=False, cancel_futures=True)
         for p in processes:

@@ -54,7 +54,8 @@ def visible(text: str, backslash: bool = True) -> str:
     Escaped: C0 controls (NUL, BS, TAB, LF, CR, ESC, ...), DEL, C1 controls (U+0080–U+009F),
     format characters (bidi overrides and isolates U+202A–U+202E, U+2066–U+2069, zero-width
     characters, BOM, ...), line/paragraph separators, spaces other than U+0020, lone
-    surrogates, and U+FFFE/U+FFFF (which XML cannot carry) — as ``\\xNN``, ``\\uNNNN`` or
+    surrogates, U+FFFE/U+FFFF (which XML cannot carry), and whatever else ``str.isprintable``
+    rejects (unassigned and private-use code points, newer format characters) — as ``\\xNN``, ``\\uNNNN`` or
     ``\\UNNNNNNNN``. With ``backslash`` (for names) a backslash is written ``\\\\``, so that the escaping is unambiguous: the original is
     recovered by reading the result as a Python string literal, and two different names never
     look the same.
@@ -69,6 +70,8 @@ def visible(text: str, backslash: bool = True) -> str:
     Within :func:`output_encoding`, characters that encoding lacks are escaped too.
     """
     out = (_HIDDEN_OR_BACKSLASH if backslash else _HIDDEN).sub(lambda m: char_escape(m.group()), text)
+    if not out.isprintable():  # unassigned and private-use code points: no font shows them as what they are
+        out = "".join(ch if ch.isprintable() or ch == " " else char_escape(ch) for ch in out)
     encoding = _OUTPUT_ENCODING.get()
     if encoding is not None and not out.isascii():
         out = "".join(ch if ch.isascii() or _encodable(ch, encoding) else char_escape(ch) for ch in out)
