@@ -15,7 +15,7 @@ largest single process of the tree, plus the peak of the summed RSS of the whole
 every 50 ms). The variants are interleaved within each repetition (in a rotated order) and the
 median of ``--reps`` runs is reported. What each variant computes:
 
-- ``weightlens all``: ``weightlens analyze CKPT --format json -o F``, every default pass
+- ``weightlens all``: ``weightlens analyze CKPT --format json -o F``, every pass (`--passes all`: the default leaves out nmf)
   (health, spectrum, rank, condition, alpha, sparsity, nmf), default ``--jobs`` (all cores).
 - ``weightlens σ``: ``--passes spectrum,rank,condition,alpha`` — the σ-based metrics WeightWatcher
   also computes (σ1, σmin, rank, condition number, stable rank, power-law α); default ``--jobs``,
@@ -361,7 +361,7 @@ def compare(layers: int, dtype: str, reps: int, tmp: Path, with_ww: bool) -> dic
     tag = f"{layers}L-{dtype}"
     out = {k: tmp / f"{tag}-{k}.json" for k in ("all", "spec", "spec1", "spec2", "ww")}
     variants = {
-        "weightlens all": weightlens_cmd(path, out["all"]),
+        "weightlens all": weightlens_cmd(path, out["all"], "--passes", "all"),
         "weightlens σ": weightlens_cmd(path, out["spec"], "--passes", SPECTRAL),
         "weightlens σ -j1": weightlens_cmd(path, out["spec1"], "--passes", SPECTRAL, "--jobs", "1"),
         "weightlens σ -j2": weightlens_cmd(path, out["spec2"], "--passes", SPECTRAL, "--jobs", "2"),
