@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
+import tempfile
 from collections.abc import Iterator
+from contextlib import chdir as contextlib_chdir
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -92,3 +95,14 @@ def deadline(seconds: float) -> Iterator[None]:
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
+
+
+@contextmanager
+def workspace(template: Path, cwd: str = "") -> Iterator[Path]:
+    """A fresh copy of the inputs under ``template`` (links kept as links), entered at ``cwd`` below
+    it; yields the copy's root."""
+    with tempfile.TemporaryDirectory() as d:
+        root = Path(d) / "w"
+        shutil.copytree(template, root, symlinks=True)
+        with contextlib_chdir(root / cwd):
+            yield root

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import shutil
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -24,7 +23,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from tests.hardening.inputs import build_inputs, snapshot
+from tests.hardening.inputs import snapshot, workspace
 from weightlens.checkpoint.safeload import MAX_DEPTH
 from weightlens.cli import app
 from weightlens.errors import WeightlensError
@@ -53,20 +52,6 @@ JSON_FILES = {
 }
 
 
-@pytest.fixture(scope="module")
-def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("inputs")
-    build_inputs(root)
-    return root
-
-
-@contextlib.contextmanager
-def workspace(template: Path):  # type: ignore[no-untyped-def]
-    with tempfile.TemporaryDirectory() as d:
-        root = Path(d) / "w"
-        shutil.copytree(template, root, symlinks=True)
-        with contextlib.chdir(root):
-            yield root
 
 
 def places(doc: Any, at: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:

@@ -9,10 +9,8 @@ must be unchanged afterwards.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shutil
-import tempfile
 import threading
 from pathlib import Path
 
@@ -21,7 +19,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from tests.hardening.inputs import build_inputs, snapshot
+from tests.hardening.inputs import snapshot
+from tests.hardening.inputs import workspace as inputs_workspace
 from weightlens.cli import app
 
 runner = CliRunner()
@@ -49,21 +48,9 @@ COMMANDS: dict[str, tuple[list[str], list[str], list[str], list[str]]] = {
 LINKS = ["same", "dotted", "relative", "symlink", "hardlink", "symlink to symlink"]
 
 
-@pytest.fixture(scope="module")
-def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("inputs")
-    build_inputs(root)
-    return root
-
-
-@contextlib.contextmanager
 def workspace(template: Path):  # type: ignore[no-untyped-def]
     """A fresh copy of the inputs, entered as the current directory's parent (cwd = root/cwd)."""
-    with tempfile.TemporaryDirectory() as d:
-        root = Path(d) / "w"
-        shutil.copytree(template, root, symlinks=True)
-        with contextlib.chdir(root / "cwd"):
-            yield root
+    return inputs_workspace(template, "cwd")
 
 
 def aim(root: Path, relative: str, how: str, n: int) -> str:
