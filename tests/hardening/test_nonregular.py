@@ -9,16 +9,13 @@ exit 2 with one stderr line, and leave the inputs unchanged.
 
 from __future__ import annotations
 
-import contextlib
 import os
-import shutil
-import tempfile
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
-from tests.hardening.inputs import build_inputs, deadline, snapshot
+from tests.hardening.inputs import deadline, snapshot, workspace
 from weightlens.checkpoint.safeload import load_json, load_toml, open_regular
 from weightlens.cli import app
 from weightlens.errors import InputError
@@ -31,6 +28,7 @@ ROLES: dict[str, tuple[str, list[str]]] = {
     "indexed shard": (SHARD, ["analyze", "idx"]),
     "directory shard": ("dir/b.safetensors", ["inspect", "dir"]),
     "index": ("idx/model.safetensors.index.json", ["inspect", "idx"]),
+    "adapter config": ("ad/adapter_config.json", ["analyze", "ad"]),
     "config": ("rules.toml", ["check", "one.safetensors", "--config", "rules.toml"]),
     "baseline": ("base.json", ["check", "one.safetensors", "--baseline", "base.json", "--allow-appeared"]),
     "saved report": ("base.json", ["report", "base.json", "-o", "r.html"]),
@@ -38,13 +36,6 @@ ROLES: dict[str, tuple[str, list[str]]] = {
 KINDS = ["fifo", "link to /dev/zero", "directory"]
 # a directory is a checkpoint (a directory of shards) wherever a checkpoint may be given
 CASES = [(r, k) for r in ROLES for k in KINDS if not (r in ("checkpoint", "saved report") and k == "directory")]
-
-
-@pytest.fixture(scope="module")
-def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("inputs")
-    build_inputs(root)
-    return root
 
 
 def make_nonregular(path: Path, kind: str) -> None:
@@ -61,12 +52,10 @@ def make_nonregular(path: Path, kind: str) -> None:
 @pytest.mark.parametrize(("role", "kind"), CASES)
 def test_non_regular_input_is_refused_without_blocking(template: Path, role: str, kind: str) -> None:
     relative, args = ROLES[role]
-    with tempfile.TemporaryDirectory() as d:
-        root = Path(d) / "w"
-        shutil.copytree(template, root, symlinks=True)
+    with workspace(template) as root:
         make_nonregular(root / relative, kind)
         before = snapshot(root)
-        with contextlib.chdir(root), deadline(10):
+        with deadline(10):
             result = runner.invoke(app, args)
         assert result.exit_code == 2, (role, kind, result.exception, result.output)
         assert result.stderr.startswith("weightlens: error: ") and result.stderr.count("\n") == 1, result.stderr

@@ -216,7 +216,7 @@ def read_adapter_config(path: str | Path) -> AdapterConfig:
 def find_adapter_config(path: Path) -> Path | None:
     """``adapter_config.json`` in a checkpoint directory, or beside a checkpoint file."""
     candidate = (path if path.is_dir() else path.parent) / ADAPTER_CONFIG
-    return candidate if candidate.is_file() else None
+    return candidate if candidate.exists() else None  # a FIFO or directory there is refused when read, not skipped
 
 
 def has_lora_pairs(tensors: Sequence[TensorInfo]) -> bool:
