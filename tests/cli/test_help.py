@@ -59,3 +59,38 @@ def test_help_paragraphs_are_rewrapped() -> None:
     """Docstring line breaks are not kept inside a paragraph (no ragged half-empty lines)."""
     lines = [line for line in help_of("analyze").splitlines() if line.strip()]
     assert "pairs) gets one record" not in [line.strip()[:22] for line in lines]
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["analyze", "x.safetensors", "-f", "bogus"],
+        ["analyze"],
+        ["analyze", "x.safetensors", "--top-k", "0"],
+        ["check", "x.safetensors", "--max-condition", "abc"],
+        ["bogus"],
+        ["--bogus"],
+        ["diff", "only-one"],
+    ],
+)
+def test_command_line_errors_are_one_line_and_exit_2(args: list[str]) -> None:
+    """Like every other error: one 'weightlens: error:' line on stderr, nothing on stdout."""
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2 and result.stdout == ""
+    (line,) = result.stderr.splitlines()
+    assert line.startswith("weightlens: error: ") and line.endswith(" -h')"), line
+
+
+def test_no_arguments_show_the_help() -> None:
+    result = runner.invoke(app, [])
+    assert "Usage: weightlens [OPTIONS] COMMAND" in result.output and "analyze" in result.output
+
+
+def test_an_unknown_top_level_option_is_one_line() -> None:
+    """Parsed before any command, by the group itself."""
+    import subprocess
+    import sys
+
+    result = subprocess.run([sys.executable, "-m", "weightlens", "--bogus"], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr == "weightlens: error: No such option: --bogus (see 'weightlens -h')\n"

@@ -122,8 +122,30 @@ def stop_signals_raise() -> Iterator[None]:
             signal.signal(s, handler)
 
 
+CommandLineError: type[Exception] = typer.BadParameter.__bases__[0]
+"""click's UsageError (bad option value, missing argument, unknown command), as typer raises it
+whether it bundles click or not."""
+
+
+def _usage_line(e: Exception, ctx: typer.Context) -> int:
+    """A command-line error as one stderr line, like every other error; return its exit code."""
+    where = getattr(getattr(e, "ctx", None), "command_path", None) or ctx.command_path
+    print(f"weightlens: error: {visible(e.format_message(), backslash=False)} (see '{where} -h')", file=sys.stderr)  # type: ignore[attr-defined]
+    return int(getattr(e, "exit_code", 2))
+
+
 class _Group(TyperGroup):
-    """Turns weightlens' own errors into one stderr line and their exit code; plain metavars."""
+    """Turns weightlens' own errors and command-line errors into one stderr line and their exit
+    code; plain metavars."""
+
+    def make_context(self, info_name: str | None, args: list[str], parent: typer.Context | None = None, **extra: Any) -> typer.Context:
+        given = bool(args)  # parsing consumes args
+        try:
+            return super().make_context(info_name, args, parent, **extra)
+        except CommandLineError as e:
+            if not given:  # no_args_is_help: the help text, as click shows it
+                raise
+            raise typer.Exit(_usage_line(e, typer.Context(self, info_name=info_name))) from None
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -137,6 +159,8 @@ class _Group(TyperGroup):
                 return super().invoke(ctx)
         except OutputClosed:
             raise typer.Exit(PIPE_CLOSED) from None
+        except CommandLineError as e:
+            raise typer.Exit(_usage_line(e, ctx)) from None
         except WeightlensError as e:
             raise typer.Exit(_error_line(e)) from None
         except Stopped as e:
