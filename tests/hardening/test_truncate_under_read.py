@@ -139,3 +139,15 @@ def test_truncated_while_decoding_ends_in_records_not_a_signal(tmp_path, rng, jo
     # Every tensor is read after (or, decoded chunk by chunk, during) the truncation: each says so.
     assert len(errors) == len(records) == 4, errors
     assert all(e.startswith(f"cannot read tensor '{r['name']}': the file changed size") and "out of memory" not in e for r, e in zip(records, errors)), errors
+
+
+def test_a_fifo_put_in_the_files_place_is_an_error_not_a_hang(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Between header and data reads, the shard became a FIFO: opening it must not wait for a writer."""
+    from tests.hardening.inputs import deadline
+
+    path = write_safetensors(tmp_path / "m.safetensors", {"w": np.ones((4, 4), np.float32)})
+    info = read_header(path).tensors[0]
+    path.unlink()
+    os.mkfifo(path)
+    with deadline(10), pytest.raises(InputError, match="since its header was read"):
+        read_tensor(info)

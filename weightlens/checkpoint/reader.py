@@ -56,7 +56,7 @@ def read_tensor(info: TensorInfo) -> np.ndarray:
     out = stored if direct else np.empty(info.parameters, dtype=decode(dtype, stored[:0]).dtype)
     if info.nbytes:
         try:
-            with open(info.file, "rb", buffering=0) as f:
+            with open(info.file, "rb", buffering=0, opener=_open_nonblocking) as f:
                 _check_file(info, f, "since its header was read")
                 f.seek(info.offset)
                 done = _fill(f, stored) if direct else _fill_decoded(f, dtype, stored, out)
@@ -91,6 +91,12 @@ def _fill_decoded(f: BinaryIO, dtype: DType, chunk: np.ndarray, out: np.ndarray)
             break
         out[start : start + len(part)] = decode(dtype, part)
     return done
+
+
+def _open_nonblocking(path: str, flags: int) -> int:
+    """os.open that cannot wait: a FIFO put in the file's place since its header was read opens at
+    once (and then fails the file-stamp check) instead of blocking for a writer."""
+    return os.open(path, flags | os.O_NONBLOCK)
 
 
 def _check_file(info: TensorInfo, f: BinaryIO, when: str) -> None:
