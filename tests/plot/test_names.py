@@ -36,7 +36,7 @@ def test_stems_of_hostile_names() -> None:
     names = ["../../etc/passwd", "a/b", "a_b", "", ".hidden", "overview", "x" * 500, "ünïcode ✓", "con", "a\nb", "model.layers.0.q.weight"]
     stems = safe_stems(names, reserved=("overview",))
     assert len(set(stems.values())) == len(names)
-    for name, stem in stems.items():
+    for stem in stems.values():
         assert SAFE.match(stem), stem
         assert len(stem) <= MAX_STEM + 11
     assert stems["model.layers.0.q.weight"] == "model.layers.0.q.weight"  # safe names are kept as they are

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import typer
 
-from weightlens.cli.common import EXCLUDE, INCLUDE, JOBS, OUTPUT, PATHS, QUIET, guard_output, output_stream, progress_bar, split_list
+from weightlens.cli.common import EXCLUDE, INCLUDE, JOBS, OUTPUT, PATHS, QUIET, guard_output, output_stream, progress_bar
 from weightlens.options import AnalysisOptions, parse_passes, parse_rank_spec
 from weightlens.passes import DEFAULT_PASSES, OPT_IN_PASSES, PASSES
 from weightlens.render.console import data_console

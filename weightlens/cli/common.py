@@ -18,8 +18,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from weightlens.checkpoint.discover import would_join
 from weightlens.checkpoint.safeload import ReadLog, active_read_log
 from weightlens.errors import UsageError
-from weightlens.render.escape import visible
 from weightlens.output import atomic_writer
+from weightlens.render.escape import visible
 
 PATHS = typer.Argument(..., help="Checkpoints: .safetensors files, sharded directories or index files.", show_default=False)
 INCLUDE = typer.Option([], "--include", "-i", metavar="GLOB", help="Only tensors whose name matches this glob (repeatable).", show_default=False)

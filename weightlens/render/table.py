@@ -17,7 +17,7 @@ from rich.text import Text
 
 from weightlens.render.console import print_data
 from weightlens.render.escape import visible
-from weightlens.render.format import count, num, percent
+from weightlens.render.format import num, percent
 from weightlens.render.summary import SummaryLine, flag_counts, headline, summary_lines
 from weightlens.report import Report, Summary, TensorRecord
 
