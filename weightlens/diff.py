@@ -22,7 +22,7 @@ import contextlib
 import functools
 import math
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
@@ -556,7 +556,7 @@ def iter_diff(
     *,
     workers: int | None = None,
     on_complete: Callable[[DiffJob], None] | None = None,
-) -> Iterator[DiffRecord]:
+) -> Generator[DiffRecord, None, None]:
     """The records of a plan, in name order.
 
     ``workers`` pairs are compared at once, in worker processes, as ``analyze --jobs`` does

@@ -12,7 +12,7 @@ import dataclasses
 import fnmatch
 import functools
 import os
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -125,7 +125,7 @@ def iter_records(
     workers: int | None = None,
     scheduler: str | None = None,
     on_complete: Callable[[Job], None] | None = None,
-) -> Iterator[TensorRecord]:
+) -> Generator[TensorRecord, None, None]:
     """Records for the jobs, in the given order.
 
     Parameters

@@ -9,7 +9,7 @@ tensors are decoded at any time.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Sequence
 
 from weightlens.errors import UsageError
 from weightlens.executors.base import Executor, OnLost, R, SerialExecutor, T
@@ -56,7 +56,7 @@ def map_tasks(
     scheduler: str | None = None,
     on_complete: Callable[[T], None] | None = None,
     on_lost: OnLost[T, R] | None = None,
-) -> Iterator[R]:
+) -> Generator[R, None, None]:
     """fn(task) for each task, in task order, on the executor ``make_executor`` picks for the
     total cost; ``on_complete`` gets each finished task. Closing the iterator early (or an
     exception in the consumer) stops the workers."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Sequence
 from typing import Any, Generic, Protocol, TypeVar
 
 T = TypeVar("T")
@@ -75,7 +75,7 @@ class Executor(ABC, Generic[T, R]):
         costs: Sequence[float] | None = None,
         on_complete: OnComplete | None = None,
         on_lost: OnLost[T, R] | None = None,
-    ) -> Iterator[R]:
+    ) -> Generator[R, None, None]:
         """Yield fn(task) for each task, in task order.
 
         Parameters
@@ -106,7 +106,7 @@ class SerialExecutor(Executor[T, R]):
         costs: Sequence[float] | None = None,
         on_complete: OnComplete | None = None,
         on_lost: OnLost[T, R] | None = None,
-    ) -> Iterator[R]:
+    ) -> Generator[R, None, None]:
         for i, task in enumerate(tasks):
             result = fn(task)
             if on_complete is not None:
@@ -129,7 +129,7 @@ class BackendExecutor(Executor[T, R]):
         costs: Sequence[float] | None = None,
         on_complete: OnComplete | None = None,
         on_lost: OnLost[T, R] | None = None,
-    ) -> Iterator[R]:
+    ) -> Generator[R, None, None]:
         if not tasks:
             return
         backend = self.open_backend(len(tasks))
@@ -144,7 +144,7 @@ def run_ordered(
     costs: Sequence[float] | None = None,
     on_complete: OnComplete | None = None,
     on_lost: OnLost[T, R] | None = None,
-) -> Iterator[R]:
+) -> Generator[R, None, None]:
     """The shared scheduling loop (see the module notes); ``backend.close`` runs on every exit.
 
     A task whose worker died is rerun alone when the backend cannot tell which task killed the
