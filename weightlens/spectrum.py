@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
 
 import numpy as np
 
@@ -277,8 +277,6 @@ def _compute_spectrum(
     delta = routes.gram_delta(m, n, fro_sq)
     with np.errstate(over="ignore"):
         gram_resolution = scale * math.sqrt(delta)
-    common = {"shape": (m, n), "u_store": u_store, "storage_noise": noise}
-
     fast = None
     if mode == "fast" and p >= max(FAST_MIN_P, 4 * top_k):
         fast = routes.gram_extremes(matrix, exponent, top_k, delta)  # None: not converged, computed exactly below
@@ -296,7 +294,9 @@ def _compute_spectrum(
             sigma_min_error=s_min_err * scale,
             sigma_p=s_min * scale,
             fro=scale * math.sqrt(fro_sq),
-            **common,
+            shape=(m, n),
+            u_store=u_store,
+            storage_noise=noise,
         )
 
     if precision == "auto" and u_store >= 2.0**-11 and GRAM_MARGIN * gram_resolution <= noise:
@@ -305,7 +305,7 @@ def _compute_spectrum(
         except np.linalg.LinAlgError:  # dsyev did not converge: the SVD of W itself, in float64 like the Gram route
             dtype = np.dtype(np.float64)
         else:
-            return _gram_spectrum(sigma, gram_resolution, delta * scale**2, noise, common)
+            return _gram_spectrum(sigma, gram_resolution, delta * scale**2, noise, (m, n), u_store)
 
     sigma, route = routes.gesdd_sigma(tall, dtype, exponent)
     sigma = _scaled_back(sigma, scale, max_abs)
@@ -318,11 +318,13 @@ def _compute_spectrum(
         eps_compute=eps,
         svd_error=svd_error,
         tol=max(noise, svd_error),
-        **common,
+        shape=(m, n),
+        u_store=u_store,
+        storage_noise=noise,
     )
 
 
-def _gram_spectrum(sigma: np.ndarray, resolution: float, delta: float, noise: float, common: dict[str, Any]) -> Spectrum:
+def _gram_spectrum(sigma: np.ndarray, resolution: float, delta: float, noise: float, shape: tuple[int, int], u_store: float) -> Spectrum:
     """The Spectrum of the ``gram`` route: σ within √δ = ``resolution``, σp within min(√δ, δ/σ̂p)."""
     return Spectrum(
         sigma=sigma,
@@ -332,7 +334,9 @@ def _gram_spectrum(sigma: np.ndarray, resolution: float, delta: float, noise: fl
         svd_error=resolution,
         tol=max(noise, resolution),
         sigma_min_error=min(resolution, delta / sigma[-1]) if sigma[-1] > 0 else resolution,
-        **common,
+        shape=shape,
+        u_store=u_store,
+        storage_noise=noise,
     )
 
 

@@ -39,14 +39,14 @@ def _distributed() -> Any:
 
 
 class _DaskBackend:
-    lost_kills_all = False
+    lost_kills_all: bool = False
 
     def __init__(self, distributed: Any, client: Any, cluster: Any, workers: int) -> None:
         self.workers = workers
         self.distributed = distributed
         self.client = client
         self.cluster = cluster
-        self.lost = (distributed.KilledWorker,)
+        self.lost: tuple[type[BaseException], ...] = (distributed.KilledWorker,)
 
     def submit(self, fn: Callable[[Any], Any], task: Any) -> Future:
         return self.client.submit(fn, task, pure=False)  # type: ignore[no-any-return]

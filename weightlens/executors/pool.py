@@ -55,7 +55,7 @@ def death_of(processes: list[BaseProcess]) -> str | None:
     The pool terminates (SIGTERM) the workers that were still alive when one died, so the
     culprit is the one with another exit code; None when that is not a single one.
     """
-    codes = {p.exitcode for p in processes} - {None, -signal.SIGTERM}
+    codes = {p.exitcode for p in processes if p.exitcode is not None} - {-signal.SIGTERM}
     if len(codes) != 1:
         return None
     code = codes.pop()
@@ -70,8 +70,8 @@ def death_of(processes: list[BaseProcess]) -> str | None:
 
 
 class _PoolBackend:
-    lost = (BrokenProcessPool,)
-    lost_kills_all = True
+    lost: tuple[type[BaseException], ...] = (BrokenProcessPool,)
+    lost_kills_all: bool = True
 
     def __init__(self, workers: int, threads: int) -> None:
         self.workers = workers
