@@ -174,7 +174,7 @@ class DiffRecord(MetricsAccess):
     metrics: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        head = {
+        head: dict[str, Any] = {
             "name": self.name,
             "status": self.status,
             "kind": self.kind,

@@ -212,7 +212,7 @@ def guarded_stdout() -> Iterator[None]:
     """
     original = sys.stdout
     guarded = GuardedStream(original, STDOUT_NAME)
-    sys.stdout = guarded  # type: ignore[assignment]
+    sys.stdout = guarded
     try:
         yield
     finally:

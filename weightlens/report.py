@@ -8,8 +8,9 @@ directly. Non-finite floats become ``null``: the JSON never holds NaN or Infinit
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, overload
 
 import numpy as np
 
@@ -19,6 +20,10 @@ from weightlens.options import AnalysisOptions
 SCHEMA_VERSION = "1.0"
 
 
+@overload
+def jsonable(x: Mapping[str, Any]) -> dict[str, Any]: ...
+@overload
+def jsonable(x: Any) -> Any: ...
 def jsonable(x: Any) -> Any:
     """A JSON-safe copy: numpy scalars to Python, tuples to lists, NaN/±inf to None."""
     if isinstance(x, dict):
@@ -81,7 +86,7 @@ class TensorRecord(MetricsAccess):
         return self.matrix_shape is not None and self.skipped is None and self.error is None
 
     def to_dict(self) -> dict[str, Any]:
-        head = {
+        head: dict[str, Any] = {
             "name": self.name,
             "file": self.file,
             "dtype": self.dtype,
@@ -105,7 +110,7 @@ class TensorRecord(MetricsAccess):
             shape=tuple(d["shape"]),
             parameters=d["parameters"],
             kind=d["kind"],
-            matrix_shape=tuple(d["matrix_shape"]) if d.get("matrix_shape") else None,  # type: ignore[arg-type]
+            matrix_shape=tuple(d["matrix_shape"]) if d.get("matrix_shape") else None,
             skipped=d.get("skipped"),
             error=d.get("error"),
             metrics={k: v for k, v in d.items() if k not in ident},

@@ -90,8 +90,8 @@ def natural_key(name: str) -> tuple[str | int, ...]:
     The split alternates text and digit runs, text first (empty when the name starts with a
     digit), so keys compare text with text and numbers with numbers at every position.
     """
-    parts: list[str | int] = _DIGIT_RUNS.split(name)  # type: ignore[assignment]
-    parts[1::2] = map(int, parts[1::2])  # type: ignore[arg-type]
+    parts: list[str | int] = _DIGIT_RUNS.split(name)
+    parts[1::2] = map(int, parts[1::2])
     return tuple(parts)
 
 

@@ -95,13 +95,13 @@ def analyze_cmd(
         passes=_passes(ctx, passes),
         top_k=top_k,
         full_spectrum=full_spectrum,
-        precision=precision.value,  # type: ignore[arg-type]
-        spectrum=spectrum.value,  # type: ignore[arg-type]
+        precision=precision.value,
+        spectrum=spectrum.value,
         near_zero_tau=near_zero_tau,
         include=tuple(include),
         exclude=tuple(exclude),
         nmf_ranks=tuple(parse_rank_spec(s, "--nmf-rank") for s in nmf_rank),
-        nmf_mode=nmf_mode.value,  # type: ignore[arg-type]
+        nmf_mode=nmf_mode.value,
         nmf_max_iter=nmf_max_iter,
         nmf_tol=nmf_tol,
         seed=seed,

@@ -14,10 +14,10 @@ import sys
 import threading
 from collections.abc import Iterator
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
-from typer.core import TyperArgument, TyperCommand, TyperGroup, TyperOption
+from typer.core import TyperArgument, TyperGroup, TyperOption
 
 from weightlens.__about__ import __version__
 from weightlens.checkpoint.safeload import recording_reads
@@ -25,6 +25,9 @@ from weightlens.errors import OutputClosed, WeightlensError
 from weightlens.output import guarded_stdout
 from weightlens.render.console import ascii_fallback
 from weightlens.render.escape import visible
+
+if TYPE_CHECKING:  # the Context and Command typer's base classes declare (typer vendors click as typer._click)
+    from typer._click import Command, Context
 
 PIPE_CLOSED = 141
 """128 + SIGPIPE: what a shell reports for a command stopped by a closed pipe."""
@@ -40,14 +43,14 @@ _METAVARS: dict[Any, str] = {int: "N", float: "X", str: "TEXT"}
 
 
 def _choices(param: TyperArgument | TyperOption) -> str | None:
-    desc = param.type_descriptor  # type: ignore[attr-defined]  # typer's parameters carry their annotation
-    return "[" + "|".join(str(getattr(c, "value", c)) for c in desc.choices) + "]" if desc.is_choice else None
+    desc = param.type_descriptor
+    return "[" + "|".join(str(getattr(c, "value", c)) for c in desc.choices) + "]" if desc.is_choice and desc.choices is not None else None
 
 
 class _Argument(TyperArgument):
     """An argument shown as its metavar alone (``PATH...``, ``BASE``), choices in the type column."""
 
-    def display_type_rich(self, ctx: typer.Context) -> str | None:
+    def display_type_rich(self, ctx: Context) -> str | None:
         return _choices(self)
 
     def _usage_display_name(self) -> str:
@@ -56,13 +59,13 @@ class _Argument(TyperArgument):
 
 def _plain_metavar(param: TyperArgument | TyperOption) -> str:
     """The metavar a CLI user expects (N, X, FILE, [a|b]) for an option that names none; "" for flags."""
-    desc = param.type_descriptor  # type: ignore[attr-defined]
+    desc = param.type_descriptor
     if desc.annotation is bool:
         return ""
     return _choices(param) or ("FILE" if desc.is_path else _METAVARS.get(desc.annotation, "TEXT"))
 
 
-def plain_metavars(command: TyperCommand) -> None:
+def plain_metavars(command: Command) -> None:
     """Give every parameter of ``command`` a plain metavar unless it declares one: options N, X,
     FILE, TEXT or their choices, flags none, arguments their upper-case name (``PATH...`` for
     several paths)."""
@@ -71,11 +74,11 @@ def plain_metavars(command: TyperCommand) -> None:
             if param.metavar is None:
                 param.metavar = "PATH..." if param.nargs == -1 else (param.name or "").upper()
             param.__class__ = _Argument
-        elif param.metavar is None:
+        elif isinstance(param, TyperOption) and param.metavar is None:
             param.metavar = _plain_metavar(param)
     get_help_option = command.get_help_option
 
-    def flag_only(ctx: typer.Context) -> TyperOption | None:
+    def flag_only(ctx: Context) -> TyperOption | None:
         option = get_help_option(ctx)
         if option is not None:
             option.metavar = ""
@@ -127,7 +130,7 @@ CommandLineError: type[Exception] = typer.BadParameter.__bases__[0]
 whether it bundles click or not."""
 
 
-def _usage_line(e: Exception, ctx: typer.Context) -> int:
+def _usage_line(e: Exception, ctx: Context) -> int:
     """A command-line error as one stderr line, like every other error; return its exit code."""
     where = getattr(getattr(e, "ctx", None), "command_path", None) or ctx.command_path
     print(f"weightlens: error: {visible(e.format_message(), backslash=False)} (see '{where} -h')", file=sys.stderr)  # type: ignore[attr-defined]
@@ -138,7 +141,7 @@ class _Group(TyperGroup):
     """Turns weightlens' own errors and command-line errors into one stderr line and their exit
     code; plain metavars."""
 
-    def make_context(self, info_name: str | None, args: list[str], parent: typer.Context | None = None, **extra: Any) -> typer.Context:
+    def make_context(self, info_name: str | None, args: list[str], parent: Context | None = None, **extra: Any) -> Context:
         given = bool(args)  # parsing consumes args
         try:
             return super().make_context(info_name, args, parent, **extra)
@@ -152,7 +155,7 @@ class _Group(TyperGroup):
         for command in self.commands.values():
             plain_metavars(command)
 
-    def invoke(self, ctx: typer.Context) -> Any:
+    def invoke(self, ctx: Context) -> Any:
         try:
             # recording_reads: what the output guards check against (cli.common.guard_output)
             with ascii_fallback(sys.stdout, sys.stderr), guarded_stdout(), recording_reads(), stop_signals_raise():

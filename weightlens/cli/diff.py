@@ -40,7 +40,7 @@ def diff_cmd(
     options = DiffOptions(
         lora_ranks=parse_lora_ranks(lora_ranks),
         top_k=top_k,
-        precision=precision.value,  # type: ignore[arg-type]
+        precision=precision.value,
         include=tuple(include),
         exclude=tuple(exclude),
     )
