@@ -187,7 +187,8 @@ class DiffRecord(MetricsAccess):
             "skipped": self.skipped,
             "error": self.error,
         }
-        return jsonable({**head, **self.metrics})
+        record: dict[str, Any] = jsonable({**head, **self.metrics})  # Any in the metrics makes the overload ambiguous
+        return record
 
 
 # ---------------------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ only through :func:`quote`: escaped, and at most QUOTE_LIMIT characters of it.
 
 from __future__ import annotations
 
-from pathlib import Path
+import os
 
 from weightlens.render.escape import visible
 
@@ -50,7 +50,7 @@ class InputError(WeightlensError):
     problem : what is wrong, phrased as "expected ..., got ..." where that helps.
     """
 
-    def __init__(self, path: str | Path, problem: str) -> None:
+    def __init__(self, path: str | os.PathLike[str], problem: str) -> None:
         self.path = str(path)
         self.problem = problem
         super().__init__(f"{self.path}: {problem}")
@@ -96,7 +96,7 @@ class OutputError(WeightlensError):
     problem : what failed, with the system's reason ("cannot write: No space left on device").
     """
 
-    def __init__(self, path: str | Path, problem: str) -> None:
+    def __init__(self, path: str | os.PathLike[str], problem: str) -> None:
         self.path = str(path)
         self.problem = problem
         super().__init__(f"{self.path}: {problem}")

@@ -40,7 +40,7 @@ import functools
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Concatenate, ParamSpec
+from typing import Any, TypeVar, cast
 
 import numpy as np
 import scipy.linalg
@@ -104,23 +104,23 @@ class NMFResult:
     history: np.ndarray
 
 
-_P = ParamSpec("_P")
+_Solver = TypeVar("_Solver", bound=Callable[..., NMFResult])
 
 
-def _one_blas_thread_when_small(
-    solver: Callable[Concatenate[np.ndarray, int, _P], NMFResult],
-) -> Callable[Concatenate[np.ndarray, int, _P], NMFResult]:
+def _one_blas_thread_when_small(solver: _Solver) -> _Solver:
     """Run ``solver(w, k, ...)`` with BLAS on one thread when m·n·k < SINGLE_THREAD_BELOW."""
 
     @functools.wraps(solver)
-    def run(w: np.ndarray, k: int, *args: _P.args, **kwargs: _P.kwargs) -> NMFResult:
+    def run(w: np.ndarray, k: int, *args: Any, **kwargs: Any) -> NMFResult:
         shape = np.shape(w)
         if len(shape) == 2 and isinstance(k, (int, np.integer)) and shape[0] * shape[1] * int(k) < SINGLE_THREAD_BELOW:
             with blas.controller().limit(limits=1, user_api="blas"):
                 return solver(w, k, *args, **kwargs)
         return solver(w, k, *args, **kwargs)
 
-    return run
+    # A Concatenate[ndarray, int, P] signature cannot be returned by a wrapper whose w and k may also
+    # be given by keyword (P could name them too); the wrapper keeps the solver's signature instead.
+    return cast("_Solver", run)
 
 
 def _dot64(a: np.ndarray, b: np.ndarray) -> float:
@@ -287,7 +287,8 @@ def _least_squares_ft(ggt: np.ndarray, gwt: np.ndarray) -> np.ndarray:
     try:
         return scipy.linalg.cho_solve((np.linalg.cholesky(ggt), True), gwt, check_finite=False)
     except np.linalg.LinAlgError:
-        return scipy.linalg.pinvh(ggt) @ gwt
+        ft: np.ndarray = scipy.linalg.pinvh(ggt) @ gwt
+        return ft
 
 
 def residual_sq(w: np.ndarray, ft: np.ndarray, g: np.ndarray) -> tuple[float, float]:

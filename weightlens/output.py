@@ -18,7 +18,7 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, cast
 
 from weightlens.errors import OutputClosed, OutputError, UsageError
 
@@ -112,12 +112,12 @@ def atomic_writer(path: str | os.PathLike[str], keep_on_interrupt: bool = False,
         raise UsageError(f"{path}: cannot write the report, it is a directory")
     if path.exists() and not path.is_file():  # /dev/stdout, /dev/null, a FIFO: nothing to rename over
         with _open_special(path, binary) as f:
-            yield f
+            yield cast("IO[Any]", f)  # GuardedStream forwards all but write/flush/close to the stream (__getattr__)
         return
     fd, tmp = _make_temp(path)
     try:
         with _closing(os.fdopen(fd, "wb") if binary else os.fdopen(fd, "w", encoding="utf-8", newline="\n"), path) as f:
-            yield f
+            yield cast("IO[Any]", f)  # as above
             f.flush()
             _guarded(os.fsync, path, "cannot write")(f.fileno())
     except KeyboardInterrupt:

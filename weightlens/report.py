@@ -97,7 +97,8 @@ class TensorRecord(MetricsAccess):
             "skipped": self.skipped,
             "error": self.error,
         }
-        return jsonable({**head, **self.metrics})
+        record: dict[str, Any] = jsonable({**head, **self.metrics})  # Any in the metrics makes the overload ambiguous
+        return record
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> TensorRecord:

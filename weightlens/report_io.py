@@ -80,7 +80,7 @@ def load_report_document(path: str | os.PathLike[str], what: str = "saved report
         When the file cannot be read, is not standard JSON (NaN, Infinity and out-of-range
         numbers included), or does not validate against the shipped report schema.
     """
-    doc = load_json(path, what)
+    doc: dict[str, Any] = load_json(path, what)
     problem = report_problem(doc)
     for i, entry in enumerate(doc["tensors"] if problem is None else ()):
         problem = record_problem(entry)

@@ -92,7 +92,8 @@ def gesdd_sigma(tall: np.ndarray, dtype: np.dtype, exponent: int) -> tuple[np.nd
 
     def scaled_copy() -> np.ndarray:
         a = np.array(tall, dtype=dtype, order="F", copy=True)
-        return np.ldexp(a, -exponent, out=a)
+        scaled: np.ndarray = np.ldexp(a, -exponent, out=a)
+        return scaled
 
     try:
         sigma, route = scipy.linalg.svdvals(scaled_copy(), overwrite_a=True, check_finite=False), "gesdd"

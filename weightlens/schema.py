@@ -144,7 +144,8 @@ DIFF_IDENTITY: dict[str, Any] = {
 
 
 def _input_entry() -> dict[str, Any]:
-    return report_schema()["properties"]["inputs"]["items"]
+    entry: dict[str, Any] = report_schema()["properties"]["inputs"]["items"]
+    return entry
 
 
 def diff_record_schema() -> dict[str, Any]:
@@ -212,7 +213,8 @@ SCHEMAS = {"report": report_schema, "diff": diff_schema}
 def shipped_schema(name: str = "report") -> dict[str, Any]:
     """The schema file shipped in the package (``schemas/<name>.schema.json``)."""
     text = resources.files("weightlens").joinpath(f"schemas/{name}.schema.json").read_text(encoding="utf-8")
-    return json.loads(text)
+    schema: dict[str, Any] = json.loads(text)
+    return schema
 
 
 def dumps(schema: dict[str, Any]) -> str:

@@ -22,7 +22,7 @@ import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, TypeGuard
 
 from weightlens.errors import ConfigError
 from weightlens.render.format import num
@@ -175,7 +175,7 @@ def kappa(r: TensorRecord) -> float | None:
     return math.inf if r["singular"] else r.get("condition_number")
 
 
-def is_number(x: Any) -> bool:
+def is_number(x: Any) -> TypeGuard[float]:
     """A value a limit can be compared with: a number that is not NaN (infinities allowed)."""
     return isinstance(x, (int, float)) and not isinstance(x, bool) and not math.isnan(x)
 
@@ -194,7 +194,8 @@ def _effective_rank_ratio(r: TensorRecord, _b: TensorRecord | None) -> float | N
     erank = r.get("effective_rank")
     if erank is None or r.matrix_shape is None:
         return None
-    return erank / min(r.matrix_shape)
+    ratio: float = erank / min(r.matrix_shape)
+    return ratio
 
 
 def _nmf_ratio(r: TensorRecord, _b: TensorRecord | None) -> float | None:
@@ -222,7 +223,8 @@ def _rank_ratio_drop(r: TensorRecord, b: TensorRecord | None) -> float | None:
     """rank_ratio_baseline − rank_ratio_now (positive = rank lost); None unless both are finite."""
     if b is None or not _finite(r.get("rank_ratio"), b.get("rank_ratio")):
         return None
-    return b["rank_ratio"] - r["rank_ratio"]
+    drop: float = b["rank_ratio"] - r["rank_ratio"]
+    return drop
 
 
 def _sigma_max_change(r: TensorRecord, b: TensorRecord | None) -> float | None:
@@ -234,7 +236,8 @@ def _sigma_max_change(r: TensorRecord, b: TensorRecord | None) -> float | None:
         return None
     if before == 0:
         return 0.0 if now == 0 else math.inf
-    return 100.0 * abs(now - before) / before
+    change: float = 100.0 * abs(now - before) / before
+    return change
 
 
 RULES: tuple[Rule, ...] = (

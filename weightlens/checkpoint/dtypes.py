@@ -121,9 +121,11 @@ def decode(dtype: DType, raw: np.ndarray) -> np.ndarray:
     if name == "BF16":
         return (raw.astype(np.uint32) << 16).view(np.float32)
     if name in _TABLES:
-        return _TABLES[name][raw]
+        values: np.ndarray = _TABLES[name][raw]
+        return values
     if name == "BOOL":
-        return raw != 0
+        nonzero: np.ndarray = raw != 0
+        return nonzero
     if dtype.kind == "unsupported":
         raise ValueError(f"dtype {name} cannot be decoded")
     with np.errstate(invalid="ignore"):  # a signalling NaN decodes to a quiet NaN, as in IEEE conversion

@@ -191,7 +191,7 @@ def read_adapter_config(path: str | Path) -> AdapterConfig:
         return isinstance(x, int) and not isinstance(x, bool) and x >= 1
 
     def patterns(key: str, ok: Any, expected: str) -> dict[str, Any]:
-        value = get(key, {}, lambda v: isinstance(v, dict), "an object of module pattern -> value")
+        value: dict[str, Any] = get(key, {}, lambda v: isinstance(v, dict), "an object of module pattern -> value")
         for k, v in value.items():
             if not ok(v):
                 raise InputError(path, f"{key}[{quote(k)}]: expected {expected}, got {quote(v)}")

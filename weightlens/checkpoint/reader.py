@@ -11,7 +11,7 @@ the file is opened read-only: weightlens never writes to a checkpoint.
 from __future__ import annotations
 
 import os
-from typing import BinaryIO
+from io import RawIOBase
 
 import numpy as np
 
@@ -68,9 +68,9 @@ def read_tensor(info: TensorInfo) -> np.ndarray:
     return out.reshape(info.shape)
 
 
-def _fill(f: BinaryIO, buffer: np.ndarray) -> int:
+def _fill(f: RawIOBase, buffer: np.ndarray) -> int:
     """Read into ``buffer`` from the file's position until it is full or the file ends; bytes read."""
-    view = memoryview(buffer.view(np.uint8))
+    view = buffer.view(np.uint8).data
     done = 0
     while done < len(view):
         n = f.readinto(view[done : done + READ_CHUNK])
@@ -80,7 +80,7 @@ def _fill(f: BinaryIO, buffer: np.ndarray) -> int:
     return done
 
 
-def _fill_decoded(f: BinaryIO, dtype: DType, chunk: np.ndarray, out: np.ndarray) -> int:
+def _fill_decoded(f: RawIOBase, dtype: DType, chunk: np.ndarray, out: np.ndarray) -> int:
     """Read ``out``'s elements a chunk at a time into ``chunk`` and decode each into ``out``; bytes read."""
     done = 0
     for start in range(0, len(out), len(chunk)):
@@ -99,7 +99,7 @@ def _open_nonblocking(path: str, flags: int) -> int:
     return os.open(path, flags | os.O_NONBLOCK)
 
 
-def _check_file(info: TensorInfo, f: BinaryIO, when: str) -> None:
+def _check_file(info: TensorInfo, f: RawIOBase, when: str) -> None:
     """Raise when the open file is not the one ``info`` was parsed from, as it was then."""
     now = FileStamp.of(os.fstat(f.fileno()))
     change = info.stamp.change(now) if info.stamp is not None else None

@@ -54,12 +54,15 @@ def _passes(ctx: typer.Context, passes: str | None) -> tuple[str, ...]:
     return (*chosen, "nmf") if given and passes is None and "nmf" not in chosen else chosen
 
 
+_OPT_IN = ",".join(p for p in PASSES if p in OPT_IN_PASSES)  # the opt-in passes, in registry order, for --passes help
+
+
 def analyze_cmd(
     ctx: typer.Context,
     paths: list[Path] = PATHS,
     format: Format = typer.Option(Format.table, "--format", "-f", help="table (rich, for people), json (one document), jsonl (one object per tensor, streamed) or markdown (a GitHub table for a pull-request comment)."),
     output: Path | None = OUTPUT,
-    passes: str | None = typer.Option(None, "--passes", "-p", metavar="LIST", help=f"Passes to run: 'all', a comma-separated list, or changes to the default set such as +nmf or -alpha (an --nmf-* option adds nmf) [default: {','.join(DEFAULT_PASSES)}; all adds {','.join(p for p in PASSES if p in OPT_IN_PASSES)}].", show_default=False),
+    passes: str | None = typer.Option(None, "--passes", "-p", metavar="LIST", help=f"Passes to run: 'all', a comma-separated list, or changes to the default set such as +nmf or -alpha (an --nmf-* option adds nmf) [default: {','.join(DEFAULT_PASSES)}; all adds {_OPT_IN}].", show_default=False),
     include: list[str] = INCLUDE,
     exclude: list[str] = EXCLUDE,
     top_k: int = typer.Option(8, "--top-k", min=1, help="Leading singular values to report."),

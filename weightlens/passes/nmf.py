@@ -62,17 +62,26 @@ ENTRY_SCHEMA: dict[str, Any] = {
 
 def svd_rank_equivalent(sp: Spectrum, error: float) -> int:
     """Smallest j in 0..p with svd_rel_error(j) ≤ error (svd_rel_error is non-increasing in j)."""
-    return bisect.bisect_left(range(sp.p + 1), True, key=lambda j: sp.rel_error(j) <= error)
+
+    def within(j: int) -> bool:
+        e = sp.rel_error(j)
+        assert e is not None  # a complete spectrum (the only kind given here) knows svd_rel_error(j) for every j
+        return e <= error
+
+    return bisect.bisect_left(range(sp.p + 1), True, key=within)
 
 
 def _entry(k: int, mode: str, input_: str, result: NMFResult, sp: Spectrum | None) -> dict[str, Any]:
     """One report entry; ``sp`` is the input's spectrum, or None when it is not known (|W|)."""
     e = result.rel_error
-    svd = ratio = equivalent = None
+    svd: float | None = None
+    ratio: float | None = None
+    equivalent: int | None = None
     if sp is not None:
-        svd = sp.rel_error(k)
+        svd, rank = sp.rel_error(k), sp.rank
+        assert svd is not None and rank is not None  # sp is complete (run() passes None otherwise): both are known
         # For k ≥ numerical rank the SVD error is rounding noise: a ratio to it means nothing.
-        ratio = e / svd if svd > 0 and k < sp.rank else None
+        ratio = e / svd if svd > 0 and k < rank else None
         equivalent = svd_rank_equivalent(sp, e)
     return {
         "rank": k,

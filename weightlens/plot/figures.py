@@ -120,7 +120,7 @@ def _density_panel(ax: Axes, record: TensorRecord) -> None:
         ax.set_yticks([])
         return
     bins = np.geomspace(lam[0], lam[-1], int(np.clip(2 * math.sqrt(lam.size), 10, 80)) + 1)
-    ax.hist(lam, bins=bins, density=True, histtype="stepfilled", color="C0", alpha=0.55, label=f"{lam.size} eigenvalues")
+    ax.hist(lam, bins=bins.tolist(), density=True, histtype="stepfilled", color="C0", alpha=0.55, label=f"{lam.size} eigenvalues")
     ax.set_xscale("log")
     ax.set_yscale("log")
     alpha = record.get("alpha")
@@ -181,7 +181,8 @@ def _erank_ratio(r: TensorRecord) -> float | None:
 
 
 def _kappa(r: TensorRecord) -> float | None:
-    return r["condition_number"] if r["condition_number"] is not None else r.get("condition_number_on_rank")
+    kappa: float | None = r["condition_number"] if r["condition_number"] is not None else r.get("condition_number_on_rank")
+    return kappa
 
 
 def _percent(r: TensorRecord) -> float | None:

@@ -41,4 +41,5 @@ def render_junit(result: CheckResult) -> str:
         elif o.status == "skip":
             ET.SubElement(case, "skipped", {"message": xml_text(o.message)})
     ET.indent(root)
-    return ET.tostring(root, encoding="us-ascii", xml_declaration=True).decode("ascii") + "\n"
+    xml: bytes = ET.tostring(root, encoding="us-ascii", xml_declaration=True)
+    return xml.decode("ascii") + "\n"

@@ -7,7 +7,8 @@ import numpy as np
 
 def gaussian(rng: np.random.Generator, m: int = 48, n: int = 32) -> np.ndarray:
     """An m×n matrix of i.i.d. N(0, 1/n) entries: full rank, well conditioned for m ≥ n, σ1 ≈ 1 + √(m/n)."""
-    return rng.standard_normal((m, n)) / np.sqrt(n)
+    w: np.ndarray = rng.standard_normal((m, n)) / np.sqrt(n)
+    return w
 
 
 def orthonormal(rng: np.random.Generator, m: int, k: int) -> np.ndarray:
@@ -20,7 +21,8 @@ def with_spectrum(rng: np.random.Generator, m: int, n: int, sigma: np.ndarray) -
     """U·diag(σ)·Vᵀ with random orthonormal U (m×k), V (n×k): singular values exactly σ (float64)."""
     sigma = np.asarray(sigma, dtype=np.float64)
     k = sigma.size
-    return (orthonormal(rng, m, k) * sigma) @ orthonormal(rng, n, k).T
+    w: np.ndarray = (orthonormal(rng, m, k) * sigma) @ orthonormal(rng, n, k).T
+    return w
 
 
 def low_rank(rng: np.random.Generator, m: int, n: int, r: int, scale: float = 1.0) -> np.ndarray:

@@ -12,7 +12,7 @@ import numpy as np
 
 from weightlens.testing.encode import to_bf16_bits, to_f8_e4m3_bits, to_f8_e5m2_bits
 
-_NATIVE = {
+_NATIVE: dict[np.dtype, str] = {
     np.dtype("float64"): "F64",
     np.dtype("float32"): "F32",
     np.dtype("float16"): "F16",
