@@ -8,7 +8,7 @@ directly. Non-finite floats become ``null``: the JSON never holds NaN or Infinit
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, overload
 
@@ -252,7 +252,7 @@ class Report:
     tensors: list[TensorRecord]
     summary: Summary
 
-    def __iter__(self):  # type: ignore[no-untyped-def]
+    def __iter__(self) -> Iterator[TensorRecord]:
         return iter(self.tensors)
 
     def __getitem__(self, name: str) -> TensorRecord:

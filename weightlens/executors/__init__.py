@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Generator, Sequence
+from typing import Any
 
 from weightlens.errors import UsageError
 from weightlens.executors.base import Executor, OnLost, R, SerialExecutor, T
@@ -27,7 +28,7 @@ def check_jobs(jobs: int | None) -> None:
         raise UsageError(f"jobs: expected an integer >= 1, got {jobs!r}")
 
 
-def make_executor(jobs: int | None = None, scheduler: str | None = None, work: float = float("inf")) -> Executor:  # type: ignore[type-arg]
+def make_executor(jobs: int | None = None, scheduler: str | None = None, work: float = float("inf")) -> Executor[Any, Any]:
     """The executor for a run.
 
     Parameters

@@ -133,7 +133,7 @@ def diff_table(report: DiffReport) -> Table:
     table.add_column("shape", justify="right", no_wrap=True)
     table.add_column("dtype", no_wrap=True)
     for c in shown:
-        table.add_column(c.header, justify=c.justify, no_wrap=True)  # type: ignore[arg-type]
+        table.add_column(c.header, justify=c.justify, no_wrap=True)
     table.add_column("notes", no_wrap=True)
     for r in rows:
         cells = [c.cell(r) if c.field in r.metrics else Text("-", style="dim") for c in shown]

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from rich.console import Console, Group
+from rich.console import Console, Group, JustifyMethod
 from rich.table import Table
 from rich.text import Text
 
@@ -30,7 +30,7 @@ class Column:
     header: str
     field: str
     cell: Callable[[Any], str | Text]
-    justify: str = "right"
+    justify: JustifyMethod = "right"
 
 
 def _rank(r: TensorRecord) -> str:
@@ -167,7 +167,7 @@ def analysis_table(report: Report) -> Table:
     table.add_column("shape", justify="right", no_wrap=True)
     table.add_column("dtype", no_wrap=True)
     for c in shown:
-        table.add_column(c.header, justify=c.justify, no_wrap=True)  # type: ignore[arg-type]
+        table.add_column(c.header, justify=c.justify, no_wrap=True)
     table.add_column("flags", no_wrap=True)
     for r in rows:
         cells: list[str | Text] = []
