@@ -18,13 +18,13 @@ import os
 for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ[_var] = "1"
 
-from pathlib import Path  # noqa: E402
+from pathlib import Path  # noqa: E402  # after the BLAS thread variables are set
 
-import numpy as np  # noqa: E402
-from benchutil import machine, median_time  # noqa: E402
+import numpy as np  # noqa: E402  # after the BLAS thread variables are set
+from benchutil import machine, median_time  # noqa: E402  # after the BLAS thread variables are set
 
-from weightlens.lora import lowrank_spectrum  # noqa: E402
-from weightlens.spectrum import compute_spectrum  # noqa: E402
+from weightlens.lora import lowrank_spectrum  # noqa: E402  # after the BLAS thread variables are set
+from weightlens.spectrum import compute_spectrum  # noqa: E402  # after the BLAS thread variables are set
 
 OUT = Path(__file__).resolve().parent / "out"
 CASES = [(1024, 1024, 16, 5), (2048, 2048, 16, 3), (4096, 1024, 64, 3)]
@@ -43,9 +43,9 @@ def main() -> None:
         b = (0.01 * rng.standard_normal((m, r))).astype(np.float32)
         a = (rng.standard_normal((r, n)) / np.sqrt(n)).astype(np.float32)
         u = 2.0**-24
-        t_qr = median_time(lambda: lowrank_spectrum(b, a, 2.0, u, u), 7)  # noqa: B023 (called at once)
+        t_qr = median_time(lambda: lowrank_spectrum(b, a, 2.0, u, u), 7)  # noqa: B023  # called at once, inside the loop iteration
         dense = 2.0 * (b.astype(np.float64) @ a.astype(np.float64))
-        t_dense = median_time(lambda: compute_spectrum(dense, u, "float64"), runs)  # noqa: B023
+        t_dense = median_time(lambda: compute_spectrum(dense, u, "float64"), runs)  # noqa: B023  # called at once, inside the loop iteration
         s_qr = lowrank_spectrum(b, a, 2.0, u, u).sigma
         s_dense = compute_spectrum(dense, u, "float64").sigma
         err = float(np.abs(s_qr - s_dense).max() / s_dense[0])

@@ -30,23 +30,23 @@ import os
 for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
 
-import argparse  # noqa: E402
-import json  # noqa: E402
-import re  # noqa: E402
-import statistics  # noqa: E402
-import subprocess  # noqa: E402
-import sys  # noqa: E402
-import time  # noqa: E402
-import warnings  # noqa: E402
-from collections.abc import Callable  # noqa: E402
-from pathlib import Path  # noqa: E402
+import argparse  # noqa: E402  # after the BLAS thread variables are set
+import json  # noqa: E402  # after the BLAS thread variables are set
+import re  # noqa: E402  # after the BLAS thread variables are set
+import statistics  # noqa: E402  # after the BLAS thread variables are set
+import subprocess  # noqa: E402  # after the BLAS thread variables are set
+import sys  # noqa: E402  # after the BLAS thread variables are set
+import time  # noqa: E402  # after the BLAS thread variables are set
+import warnings  # noqa: E402  # after the BLAS thread variables are set
+from collections.abc import Callable  # noqa: E402  # after the BLAS thread variables are set
+from pathlib import Path  # noqa: E402  # after the BLAS thread variables are set
 
-import numpy as np  # noqa: E402
-import scipy  # noqa: E402
-from benchutil import machine  # noqa: E402
+import numpy as np  # noqa: E402  # after the BLAS thread variables are set
+import scipy  # noqa: E402  # after the BLAS thread variables are set
+from benchutil import machine  # noqa: E402  # after the BLAS thread variables are set
 
-from weightlens.nmf import nonneg_nmf  # noqa: E402
-from weightlens.testing import nonneg_low_rank  # noqa: E402
+from weightlens.nmf import nonneg_nmf  # noqa: E402  # after the BLAS thread variables are set
+from weightlens.testing import nonneg_low_rank  # noqa: E402  # after the BLAS thread variables are set
 
 K = 32
 TOL = 1e-4
@@ -102,7 +102,7 @@ def compare(w: np.ndarray, reps: int, sk_tol: float, our_same: dict | None) -> d
     for _ in range(reps):
         t, sk_out = timed(lambda: sklearn_fit(w, sk_tol, MAX_ITER))
         sk_times.append(t)
-    sk_err, sk_iter = sk_out  # type: ignore[misc]
+    sk_err, sk_iter = sk_out  # type: ignore[misc]  # timed() returns (seconds, result); result is sklearn_fit's pair
     history = our_same["history"] if our_same else ours_fit(w, 0.0, MAX_ITER)[2]
     target = WITHIN * sk_err
     iters = iterations_to_reach(history, target)
@@ -112,7 +112,7 @@ def compare(w: np.ndarray, reps: int, sk_tol: float, our_same: dict | None) -> d
         return row
     our_times, err = [], None
     for _ in range(reps):
-        t, (err, _, _) = timed(lambda: ours_fit(w, 0.0, iters))  # type: ignore[misc]
+        t, (err, _, _) = timed(lambda: ours_fit(w, 0.0, iters))  # type: ignore[misc]  # timed() returns (seconds, result); result is ours_fit's triple
         our_times.append(t)
     row.update(
         ours_iterations=iters,
@@ -132,7 +132,7 @@ def same_settings(w: np.ndarray, reps: int) -> dict:
         ours_t.append(t)
         t, sk = timed(lambda: sklearn_fit(w, TOL, MAX_ITER))
         sk_t.append(t)
-    (oe, oi, hist), (se, si) = ours, sk  # type: ignore[misc]
+    (oe, oi, hist), (se, si) = ours, sk  # type: ignore[misc]  # the pairs and triple returned by the fits, as above
     return {
         "ours_error": oe,
         "ours_iterations": oi,

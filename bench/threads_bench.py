@@ -122,10 +122,10 @@ def main() -> int:
     blas.MULTI_THREAD_WORK = 0.0  # both variants: whatever threadpool_limits sets
     shapes = [tuple(int(x) for x in s.split("x")) for s in args.shapes.split(",")]
     dtypes = args.dtypes.split(",")
-    rows = measure(shapes, dtypes, args.reps, cores, "idle")  # type: ignore[arg-type]
+    rows = measure(shapes, dtypes, args.reps, cores, "idle")  # type: ignore[arg-type]  # shapes parsed from the command line are pairs
     if not args.no_load:
         with load(cores):
-            rows += measure(shapes, dtypes, args.reps, cores, "loaded")  # type: ignore[arg-type]
+            rows += measure(shapes, dtypes, args.reps, cores, "loaded")  # type: ignore[arg-type]  # as above
     OUT.mkdir(exist_ok=True)
     (OUT / "threads.json").write_text(json.dumps(rows, indent=1))
     md = markdown(rows, cores)

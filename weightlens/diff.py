@@ -438,7 +438,7 @@ def diff_job(job: DiffJob, options: DiffOptions) -> DiffRecord:
     rec = DiffRecord(
         name=job.name,
         status=_status(job),
-        kind="lora" if isinstance(tuned, LoraPair) else "unreadable" if isinstance(first, Unreadable) else layout_of(first).kind,  # type: ignore[arg-type]
+        kind="lora" if isinstance(tuned, LoraPair) else "unreadable" if isinstance(first, Unreadable) else layout_of(first).kind,  # type: ignore[arg-type]  # first is a TensorInfo here: the LoraPair and missing cases are taken first
         tuned_name=tuned_name if tuned_name != job.name else None,
     )
     if isinstance(base, TensorInfo):
@@ -564,7 +564,7 @@ def iter_diff(
     (:func:`weightlens.executors.make_executor`; None: all cores when the work pays for them).
     ``on_complete`` is called with each job as soon as it is done, in completion order.
     """
-    costs = [cost(j.tuned if j.tuned is not None else j.base) for j in plan.jobs]  # type: ignore[arg-type]
+    costs = [cost(j.tuned if j.tuned is not None else j.base) for j in plan.jobs]  # type: ignore[arg-type]  # a job has a base or a tuned side (the plan never holds neither)
     return map_tasks(functools.partial(diff_job, options=options), plan.jobs, costs, workers=workers, on_complete=on_complete, on_lost=_lost)
 
 

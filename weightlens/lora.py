@@ -93,7 +93,7 @@ def lowrank_spectrum(b: np.ndarray, a: np.ndarray, scale: float, u_b: float, u_a
     sb = pow2_scale(float(np.abs(b).max()))
     sa = pow2_scale(float(np.abs(a).max()))
     rb: np.ndarray = np.linalg.qr(b.astype(np.float64) / sb, mode="r")  # type: ignore[assignment]  # mode "r" returns R alone
-    ra: np.ndarray = np.linalg.qr(a.T.astype(np.float64) / sa, mode="r")  # type: ignore[assignment]
+    ra: np.ndarray = np.linalg.qr(a.T.astype(np.float64) / sa, mode="r")  # type: ignore[assignment]  # as above
 
     def svdvals(x: np.ndarray) -> np.ndarray:
         return scipy.linalg.svd(x, compute_uv=False, check_finite=False, lapack_driver="gesvd")

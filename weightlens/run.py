@@ -104,7 +104,7 @@ def cost(job: Job, spectral: bool = True) -> float:
 def _absolute(job: Job) -> Job:
     """The job with absolute file paths (a Dask worker may run in another directory)."""
     if isinstance(job, LoraPair):
-        return dataclasses.replace(job, a=_absolute(job.a), b=_absolute(job.b))  # type: ignore[arg-type]
+        return dataclasses.replace(job, a=_absolute(job.a), b=_absolute(job.b))  # type: ignore[arg-type]  # a LoraPair's factors are TensorInfo, and _absolute keeps the kind it is given
     return dataclasses.replace(job, file=Path(os.path.abspath(job.file)))
 
 

@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from re import _compiler, _parser  # type: ignore[attr-defined]
-from re import _constants as C  # type: ignore[attr-defined]
+from re import _compiler, _parser  # type: ignore[attr-defined]  # re's private modules: typeshed does not declare them
+from re import _constants as C  # type: ignore[attr-defined]  # as above
 from typing import Any
 
 MAX_PATTERN = 256
@@ -73,7 +73,7 @@ class _Builder:
         sub = _parser.SubPattern(self.parsed.state, [(op, av)])
         for add, remove in reversed(flags):
             sub = _parser.SubPattern(self.parsed.state, [(C.SUBPATTERN, (None, add, remove, sub))])
-        return _compiler.compile(sub)  # type: ignore[no-any-return]
+        return _compiler.compile(sub)  # type: ignore[no-any-return]  # re._compiler is untyped; compile returns a Pattern
 
     def seq(self, items: Any, nxt: int, flags: tuple[tuple[int, int], ...], depth: int) -> int:
         if depth > _MAX_DEPTH:
@@ -140,7 +140,7 @@ class LinearPattern:
 
     def _closure(self, states: frozenset[int], s: str, i: int) -> frozenset[int]:
         """The states reachable without consuming a character, anchors evaluated at position i."""
-        holds = tuple(self._states[a].test.match(s, i) is not None for a in self._asserts)  # type: ignore[union-attr]
+        holds = tuple(self._states[a].test.match(s, i) is not None for a in self._asserts)  # type: ignore[union-attr]  # assert states carry a test pattern
         key = (states, holds)
         if key not in self._closures:
             truth = dict(zip(self._asserts, holds))
@@ -160,7 +160,7 @@ class LinearPattern:
     def _step(self, states: frozenset[int], c: str) -> frozenset[int]:
         key = (states, c)
         if key not in self._steps:
-            self._steps[key] = frozenset(self._states[k].out[0] for k in states if self._states[k].kind == _CHAR and self._states[k].test.match(c))  # type: ignore[union-attr]
+            self._steps[key] = frozenset(self._states[k].out[0] for k in states if self._states[k].kind == _CHAR and self._states[k].test.match(c))  # type: ignore[union-attr]  # _CHAR states carry a test pattern
         return self._steps[key]
 
     def match(self, subject: str) -> bool:

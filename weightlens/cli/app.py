@@ -133,7 +133,7 @@ whether it bundles click or not."""
 def _usage_line(e: Exception, ctx: Context) -> int:
     """A command-line error as one stderr line, like every other error; return its exit code."""
     where = getattr(getattr(e, "ctx", None), "command_path", None) or ctx.command_path
-    print(f"weightlens: error: {visible(e.format_message(), backslash=False)} (see '{where} -h')", file=sys.stderr)  # type: ignore[attr-defined]
+    print(f"weightlens: error: {visible(e.format_message(), backslash=False)} (see '{where} -h')", file=sys.stderr)  # type: ignore[attr-defined]  # e is a click UsageError/ClickException, which has format_message
     return int(getattr(e, "exit_code", 2))
 
 

@@ -64,7 +64,7 @@ def with_rule_options(command: Callable[..., None]) -> Callable[..., None]:
     signature = inspect.signature(command, eval_str=True)
     params = [p for p in signature.parameters.values() if p.kind is not inspect.Parameter.VAR_KEYWORD]
     rule_params = [_rule_option(r) for r in RULES]
-    command.__signature__ = signature.replace(parameters=params + rule_params)  # type: ignore[attr-defined]
+    command.__signature__ = signature.replace(parameters=params + rule_params)  # type: ignore[attr-defined]  # typer reads the rule options from __signature__, which a function object accepts
     command.__annotations__ = {**{p.name: p.annotation for p in params}, **{p.name: p.annotation for p in rule_params}}
     return command
 

@@ -192,7 +192,7 @@ def run_ordered(
                 why = backend.restart()
             if len(lost) == 1 or (lost and not backend.lost_kills_all):
                 for i in lost:
-                    finish(i, on_lost(tasks[i], why or WORKER_DIED))  # type: ignore[misc]
+                    finish(i, on_lost(tasks[i], why or WORKER_DIED))  # type: ignore[misc]  # on_lost is set whenever a task is lost (run_ordered raises otherwise)
             else:
                 suspects.extend(sorted(lost))
             while nxt in results:

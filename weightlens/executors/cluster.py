@@ -49,7 +49,7 @@ class _DaskBackend:
         self.lost: tuple[type[BaseException], ...] = (distributed.KilledWorker,)
 
     def submit(self, fn: Callable[[Any], Any], task: Any) -> Future:
-        return self.client.submit(fn, task, pure=False)  # type: ignore[no-any-return]
+        return self.client.submit(fn, task, pure=False)  # type: ignore[no-any-return]  # distributed is untyped: Client.submit returns a dask Future
 
     def wait(self, futures: list[Future]) -> set[Future]:
         return set(self.distributed.wait(futures, return_when="FIRST_COMPLETED").done)

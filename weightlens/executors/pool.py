@@ -92,7 +92,7 @@ class _PoolBackend:
             return failed
 
     def wait(self, futures: list[Future]) -> set[Future]:
-        return wait(futures, return_when=FIRST_COMPLETED).done  # type: ignore[arg-type,return-value]
+        return wait(futures, return_when=FIRST_COMPLETED).done  # type: ignore[arg-type,return-value]  # Backend.wait speaks of the protocol Future; these are concurrent.futures ones
 
     def restart(self) -> str | None:
         processes = self._processes()

@@ -25,6 +25,7 @@ from weightlens.report import TensorRecord
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
+    from matplotlib.text import Text
 
 FORMATS = ("png", "svg")
 DPI = 110
@@ -32,10 +33,10 @@ _TAIL = "#c0392b"
 _MARK = "#7f8c8d"
 
 
-def _literal(*texts: object) -> None:
+def _literal(*texts: Text) -> None:
     """Draw these matplotlib Text objects without mathtext parsing."""
     for t in texts:
-        t.set_parse_math(False)  # type: ignore[attr-defined]
+        t.set_parse_math(False)
 
 
 def _short(x: float) -> str:
@@ -59,7 +60,7 @@ def _plain_log_ticks(ax: Axes) -> None:
 
         def __call__(self, x: float, pos: int | None = None) -> str:
             if self.minor:
-                lo, hi = sorted(self.axis.get_view_interval())  # type: ignore[union-attr]
+                lo, hi = sorted(self.axis.get_view_interval())  # type: ignore[union-attr]  # a formatter set on an axis has one when it is called
                 if lo <= 0 or hi / lo > 100:
                     return ""
             return _short(x)
