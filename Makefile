@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 # setuptools warns on every editable install that a same-named folder may shadow the package: it is the package.
 PIP    := PYTHONWARNINGS="ignore:Editable installation" $(BIN)/python -m pip install --quiet
 
-.PHONY: run test bench clean
+.PHONY: run test lint bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -30,8 +30,13 @@ run: $(VENV)/.installed-base
 test: $(VENV)/.installed-test
 	$(BIN)/python -m pytest
 
+# ruff check (not ruff format) and strict mypy on the package; both must report zero findings.
+lint: $(VENV)/.installed-test
+	$(BIN)/ruff check weightlens tests bench
+	$(BIN)/mypy
+
 bench: $(VENV)/.installed-bench
 	$(BIN)/python bench/run.py
 
 clean:
-	rm -rf $(VENV) build dist *.egg-info .pytest_cache .hypothesis bench/out
+	rm -rf $(VENV) build dist *.egg-info .pytest_cache .hypothesis .mypy_cache .ruff_cache bench/out
