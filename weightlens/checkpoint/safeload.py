@@ -21,7 +21,7 @@ import math
 import os
 import stat
 import tomllib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -217,19 +217,7 @@ def load_json(path: str | os.PathLike[str], what: str) -> Any:
         When it is not UTF-8, not JSON, or breaks one of the limits above; the message names
         ``what`` and the problem.
     """
-    path = Path(path)
-    text = read_text(path, what)
-    try:
-        doc = json.loads(text, parse_constant=_constant, parse_float=_float, parse_int=_int)
-    except _Rejected as e:
-        raise FileFormatError(path, f"cannot read {what}: {e}") from None
-    except ValueError as e:
-        raise FileFormatError(path, f"cannot read {what}: invalid JSON ({_cut(str(e), 200)})") from None
-    except RecursionError:
-        raise FileFormatError(path, f"cannot read {what}: JSON nested too deeply") from None
-    if _too_deep(doc):
-        raise FileFormatError(path, f"cannot read {what}: JSON nested more than {MAX_DEPTH} deep")
-    return doc
+    return _parse(Path(path), what, "JSON", lambda text: json.loads(text, parse_constant=_constant, parse_float=_float, parse_int=_int))
 
 
 def load_toml(path: str | os.PathLike[str], what: str) -> dict[str, Any]:
@@ -245,14 +233,22 @@ def load_toml(path: str | os.PathLike[str], what: str) -> dict[str, Any]:
     FileFormatError
         When it is not UTF-8, not TOML, or nests too deeply.
     """
-    path = Path(path)
+    doc: dict[str, Any] = _parse(Path(path), what, "TOML", tomllib.loads)
+    return doc
+
+
+def _parse(path: Path, what: str, kind: str, parse: Callable[[str], Any]) -> Any:
+    """``parse`` of the file's text, every way it can fail (a limit, bad syntax, ``int()`` past
+    the digit limit, recursion, nesting beyond :data:`MAX_DEPTH`) as one FileFormatError."""
     text = read_text(path, what)
     try:
-        doc = tomllib.loads(text)
-    except ValueError as e:  # TOMLDecodeError, and int() past the digit limit
-        raise FileFormatError(path, f"cannot read {what}: invalid TOML ({_cut(str(e), 200)})") from None
+        doc = parse(text)
+    except _Rejected as e:
+        raise FileFormatError(path, f"cannot read {what}: {e}") from None
+    except ValueError as e:  # JSONDecodeError, TOMLDecodeError, and int() past the digit limit
+        raise FileFormatError(path, f"cannot read {what}: invalid {kind} ({_cut(str(e), 200)})") from None
     except RecursionError:
-        raise FileFormatError(path, f"cannot read {what}: TOML nested too deeply") from None
+        raise FileFormatError(path, f"cannot read {what}: {kind} nested too deeply") from None
     if _too_deep(doc):
-        raise FileFormatError(path, f"cannot read {what}: TOML nested more than {MAX_DEPTH} deep")
+        raise FileFormatError(path, f"cannot read {what}: {kind} nested more than {MAX_DEPTH} deep")
     return doc
