@@ -18,6 +18,11 @@ QUOTE_LIMIT = 60
 """Most characters a message spends on one quoted value (quotes and "..." included)."""
 
 
+def cut(text: str, limit: int) -> str:
+    """``text``, or its first ``limit`` − 3 characters and "..." when it is longer (for messages of a parser)."""
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def quote(value: object, limit: int = QUOTE_LIMIT) -> str:
     """A value to name in an error message: a string in single quotes, escaped by
     :func:`~weightlens.render.escape.visible`; anything else as its ``repr``; cut to at most

@@ -14,7 +14,7 @@ from typing import Any
 
 from weightlens.checkpoint.discover import INDEX_SUFFIX
 from weightlens.checkpoint.safeload import load_json
-from weightlens.errors import FileFormatError, UsageError
+from weightlens.errors import FileFormatError, UsageError, cut
 from weightlens.options import AnalysisOptions
 from weightlens.report import FileEntry, InputEntry, Report, TensorRecord, summarize
 from weightlens.schema import shipped_schema
@@ -35,7 +35,7 @@ def report_problem(doc: Any) -> str | None:
     if error is None:
         return None
     where = "".join(f"[{p!r}]" if isinstance(p, int) else f".{p}" for p in error.absolute_path) or "top level"
-    return f"{where.lstrip('.')}: {_cut(error.message)}"
+    return f"{where.lstrip('.')}: {cut(error.message, 200)}"
 
 
 def _field_groups() -> dict[str, frozenset[str]]:
@@ -65,10 +65,6 @@ def record_problem(entry: dict[str, Any]) -> str | None:
     if sigma is not None and (shape is None or len(sigma) != min(shape)):
         return f"sigma: expected min(m, n) values for matrix_shape {shape}, got {len(sigma)}"
     return None
-
-
-def _cut(text: str, limit: int = 200) -> str:
-    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def load_report_document(path: str | os.PathLike[str], what: str = "saved report") -> dict[str, Any]:

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from weightlens.errors import FileFormatError, InputError
+from weightlens.errors import FileFormatError, InputError, cut
 
 MAX_DEPTH = 100
 """Deepest nesting of arrays and objects accepted in an auxiliary file (reports nest 5 deep)."""
@@ -174,7 +174,7 @@ def _constant(name: str) -> Any:
 def _float(text: str) -> float:
     value = float(text)
     if not math.isfinite(value):
-        raise _Rejected(f"number {_cut(text)} is beyond the float range")
+        raise _Rejected(f"number {cut(text, 40)} is beyond the float range")
     return value
 
 
@@ -183,10 +183,6 @@ def _int(text: str) -> int:
     if digits > MAX_INT_DIGITS:
         raise _Rejected(f"an integer of {digits} digits is out of range (at most {MAX_INT_DIGITS})")
     return int(text)
-
-
-def _cut(text: str, limit: int = 40) -> str:
-    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _too_deep(doc: Any) -> bool:
@@ -246,7 +242,7 @@ def _parse(path: Path, what: str, kind: str, parse: Callable[[str], Any]) -> Any
     except _Rejected as e:
         raise FileFormatError(path, f"cannot read {what}: {e}") from None
     except ValueError as e:  # JSONDecodeError, TOMLDecodeError, and int() past the digit limit
-        raise FileFormatError(path, f"cannot read {what}: invalid {kind} ({_cut(str(e), 200)})") from None
+        raise FileFormatError(path, f"cannot read {what}: invalid {kind} ({cut(str(e), 200)})") from None
     except RecursionError:
         raise FileFormatError(path, f"cannot read {what}: {kind} nested too deeply") from None
     if _too_deep(doc):

@@ -36,11 +36,6 @@ JOBS = typer.Option(
 )
 
 
-def split_list(text: str | None) -> tuple[str, ...]:
-    """'a, b,c' -> ('a', 'b', 'c')."""
-    return tuple(p.strip() for p in (text or "").split(",") if p.strip())
-
-
 def _read_log() -> ReadLog:
     log = active_read_log()
     if log is None:
