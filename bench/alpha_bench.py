@@ -21,7 +21,7 @@ import numpy as np
 from benchutil import median_time
 
 from weightlens import AnalysisOptions, analyze
-from weightlens.powerlaw import fit_power_law
+from weightlens.linalg.powerlaw import fit_power_law
 from weightlens.testing import encode, power_law_sample, to_bf16_bits, with_spectrum, write_safetensors
 
 OUT = Path(__file__).resolve().parent / "out"

@@ -45,7 +45,7 @@ import numpy as np  # noqa: E402  # after the BLAS thread variables are set
 import scipy  # noqa: E402  # after the BLAS thread variables are set
 from benchutil import machine  # noqa: E402  # after the BLAS thread variables are set
 
-from weightlens.nmf import nonneg_nmf  # noqa: E402  # after the BLAS thread variables are set
+from weightlens.linalg.nmf import nonneg_nmf  # noqa: E402  # after the BLAS thread variables are set
 from weightlens.testing import nonneg_low_rank  # noqa: E402  # after the BLAS thread variables are set
 
 K = 32

@@ -12,7 +12,7 @@ stopped by PID). weightlens' own per-matrix choice is switched off (``MULTI_THRE
 so that threadpoolctl alone sets the threads of both variants.
 
 The column "work" is m·n·min(m, n), the quantity weightlens' threshold
-(``weightlens.blas.MULTI_THREAD_WORK``) is expressed in. Results: stdout, bench/out/threads.json,
+(``weightlens.linalg.blas.MULTI_THREAD_WORK``) is expressed in. Results: stdout, bench/out/threads.json,
 bench/out/threads.md.
 """
 
@@ -34,8 +34,8 @@ import numpy as np
 from benchutil import machine
 from threadpoolctl import threadpool_limits
 
-import weightlens.blas as blas
-from weightlens.spectrum import compute_spectrum
+import weightlens.linalg.blas as blas
+from weightlens.linalg.spectrum import compute_spectrum
 
 OUT = Path(__file__).resolve().parent / "out"
 SHAPES = "128x128,256x256,384x384,512x512,768x768,1536x384,1024x1024,1536x1536,2048x2048,30522x384"

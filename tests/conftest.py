@@ -11,7 +11,7 @@ import jsonschema
 import numpy as np
 import pytest
 
-from weightlens.schema import shipped_schema
+from weightlens.report.schema import shipped_schema
 from weightlens.testing import Encoded, power_law_sample, with_spectrum, write_safetensors
 
 REPO = Path(__file__).resolve().parents[1]

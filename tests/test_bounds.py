@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 import weightlens.passes.base as passes_base
 from tests.bounds import assert_same_report, differences
 from weightlens import AnalysisOptions, analyze
-from weightlens.spectrum import Spectrum
+from weightlens.linalg.spectrum import Spectrum
 from weightlens.testing import encode, low_rank, write_safetensors
 
 OPTIONS = AnalysisOptions(passes=("health", "spectrum", "rank", "condition", "sparsity"))

@@ -16,9 +16,9 @@ import pytest
 from tests.bounds import assert_same_report
 from weightlens import AnalysisOptions, analyze
 from weightlens.errors import UsageError
-from weightlens.executors import PoolExecutor, SerialExecutor, available_cores, make_executor
-from weightlens.executors.base import run_ordered
-from weightlens.executors.pool import _PoolBackend
+from weightlens.pipeline.executors import PoolExecutor, SerialExecutor, available_cores, make_executor
+from weightlens.pipeline.executors.base import run_ordered
+from weightlens.pipeline.executors.pool import _PoolBackend
 from weightlens.testing import encode, low_rank, write_safetensors
 
 # ---------------------------------------------------------------- the scheduling loop, deterministically
@@ -271,7 +271,7 @@ def test_dask_local_cluster_gives_the_same_report(varied) -> None:  # type: igno
 
 def test_work_of_a_run_counts_svds_only_when_spectral_passes_run(tmp_path, rng, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     """An elementwise-only run (check's default rules) is one scan per tensor: it stays in-process."""
-    import weightlens.executors as executors
+    import weightlens.pipeline.executors as executors
 
     path = write_safetensors(tmp_path / "w.safetensors", {"w": rng.standard_normal((300, 200)).astype(np.float32), "b": np.ones(7, np.float32)})
     seen: list[float] = []

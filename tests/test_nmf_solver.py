@@ -1,4 +1,4 @@
-"""The NMF solvers of weightlens.nmf, against references computed another way (numpy SVD,
+"""The NMF solvers of weightlens.linalg.nmf, against references computed another way (numpy SVD,
 scipy NNLS, explicit residuals) and matrices with planted structure."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import scipy.optimize
 
-from weightlens.nmf import (
+from weightlens.linalg.nmf import (
     WINDOW,
     hals_sweeps,
     nndsvda_init,
@@ -246,8 +246,8 @@ def test_residual_sq_matches_numpy(rng: np.random.Generator) -> None:
 
 
 def test_small_solves_run_blas_on_one_thread() -> None:
-    from weightlens.blas import controller as _blas_controller
-    from weightlens.nmf import SINGLE_THREAD_BELOW, _one_blas_thread_when_small
+    from weightlens.linalg.blas import controller as _blas_controller
+    from weightlens.linalg.nmf import SINGLE_THREAD_BELOW, _one_blas_thread_when_small
 
     seen: list[set[int]] = []
 

@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from weightlens.errors import UsageError
-from weightlens.options import AnalysisOptions, parse_passes
+from weightlens.passes.options import AnalysisOptions, parse_passes
 from weightlens.passes import DEFAULT_PASSES, PASSES
 
 

@@ -6,7 +6,7 @@ import tomllib
 from pathlib import Path
 
 from weightlens.__about__ import DISTRIBUTION
-from weightlens.executors.cluster import INSTALL_HINT as DASK_HINT
+from weightlens.pipeline.executors.cluster import INSTALL_HINT as DASK_HINT
 from weightlens.plot import INSTALL_HINT as PLOT_HINT
 
 PYPROJECT = tomllib.loads((Path(__file__).resolve().parents[1] / "pyproject.toml").read_text())

@@ -10,7 +10,7 @@ import scipy.stats
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from weightlens.powerlaw import KS_CRITICAL, MIN_POINTS, MIN_TAIL_GOOD, fit_power_law, fit_quality
+from weightlens.linalg.powerlaw import KS_CRITICAL, MIN_POINTS, MIN_TAIL_GOOD, fit_power_law, fit_quality
 from weightlens.testing import power_law_sample
 
 

@@ -10,8 +10,8 @@ import pytest
 from tests.bounds import tolerances
 from tests.conftest import validate_record
 from tests.passes.helpers import analyze_array, stored
-from weightlens.routes import EPS64
-from weightlens.spectrum import FAST_MIN_P, compute_spectrum
+from weightlens.linalg.routes import EPS64
+from weightlens.linalg.spectrum import FAST_MIN_P, compute_spectrum
 from weightlens.testing import geometric_spectrum, low_rank, with_spectrum
 
 BF16 = 2.0**-8
@@ -194,8 +194,8 @@ def test_small_matrices_run_blas_on_one_thread(rng, monkeypatch, dtype: str) -> 
     """Below MULTI_THREAD_WORK a spectrum runs BLAS on one thread; from it on, on what the process has."""
     from threadpoolctl import threadpool_limits
 
-    import weightlens.blas
-    from weightlens import routes
+    import weightlens.linalg.blas
+    from weightlens.linalg import routes
 
     seen: list[int] = []
     for name in ("gram_sigma", "gesdd_sigma"):
@@ -206,7 +206,7 @@ def test_small_matrices_run_blas_on_one_thread(rng, monkeypatch, dtype: str) -> 
     with threadpool_limits(limits=2, user_api="blas"):  # as on a 2-core machine (at most the cores OpenBLAS was built for)
         outside = _blas_threads()
         compute_spectrum(x, u)
-        monkeypatch.setattr(weightlens.blas, "MULTI_THREAD_WORK", 60 * 40 * 40)
+        monkeypatch.setattr(weightlens.linalg.blas, "MULTI_THREAD_WORK", 60 * 40 * 40)
         compute_spectrum(x, u)
         assert _blas_threads() == outside
     assert seen == [1, outside]

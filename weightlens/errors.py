@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 
-from weightlens.render.escape import visible
+from weightlens.text import visible
 
 QUOTE_LIMIT = 60
 """Most characters a message spends on one quoted value (quotes and "..." included)."""
@@ -25,7 +25,7 @@ def cut(text: str, limit: int) -> str:
 
 def quote(value: object, limit: int = QUOTE_LIMIT) -> str:
     """A value to name in an error message: a string in single quotes, escaped by
-    :func:`~weightlens.render.escape.visible`; anything else as its ``repr``; cut to at most
+    :func:`~weightlens.text.visible`; anything else as its ``repr``; cut to at most
     ``limit`` characters, ending in "..." when cut (never inside an escape)."""
     text = value if isinstance(value, str) else repr(value)
 

@@ -13,9 +13,9 @@ from weightlens import analyze
 from weightlens.check import load_baseline, load_config, run_check
 from weightlens.check.rules import RULES_BY_NAME
 from weightlens.errors import InputError, UsageError
-from weightlens.options import AnalysisOptions
+from weightlens.passes.options import AnalysisOptions
 from weightlens.render.json import render_json
-from weightlens.report import TensorRecord
+from weightlens.report.records import TensorRecord
 from weightlens.testing import gaussian, geometric_spectrum, low_rank, with_spectrum, write_safetensors
 
 LIMITS = {"max_condition_growth": 10.0, "max_rank_ratio_drop": 0.1, "max_sigma_max_change": 20.0}

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from tests.conftest import validate_report
-from weightlens.schema import shipped_schema
+from weightlens.report.schema import shipped_schema
 from weightlens.testing import encode, gaussian, geometric_spectrum, with_spectrum, write_sharded
 
 SAMPLES = Path(__file__).resolve().parents[2] / "sample_weights"

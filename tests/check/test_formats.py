@@ -17,7 +17,7 @@ from weightlens.check.result import CheckResult
 from weightlens.check.schema import check_schema
 from weightlens.render.github import escape_data, escape_property, render_github
 from weightlens.render.junit import render_junit, xml_text
-from weightlens.schema import shipped_schema
+from weightlens.report.schema import shipped_schema
 from weightlens.testing import geometric_spectrum, low_rank, with_spectrum, write_safetensors
 
 ANNOTATION = re.compile(r"^::error file=(?P<file>[^,:]*),title=(?P<title>[^,:]*)::(?P<message>[^\r\n]*)$")

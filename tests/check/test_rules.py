@@ -16,7 +16,7 @@ import pytest
 from weightlens.check import RULES, RULES_BY_NAME, CheckConfig, CheckRun, evaluate, load_config, required_passes, run_check
 from weightlens.errors import ConfigError, UsageError
 from weightlens.passes import PASSES
-from weightlens.report import TensorRecord
+from weightlens.report.records import TensorRecord
 from weightlens.testing import gaussian, geometric_spectrum, low_rank, prune_unstructured, with_spectrum
 
 

@@ -64,7 +64,7 @@ def test_scheduler_without_dask_says_how_to_install(ckpt, monkeypatch) -> None: 
 
 def test_unreachable_scheduler_is_a_one_line_error(ckpt, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     pytest.importorskip("distributed")
-    monkeypatch.setattr("weightlens.executors.cluster.CONNECT_TIMEOUT", "1s")
+    monkeypatch.setattr("weightlens.pipeline.executors.cluster.CONNECT_TIMEOUT", "1s")
     result = runner.invoke(app, ["analyze", str(ckpt), "--scheduler", "tcp://127.0.0.1:9"])
     assert result.exit_code == 2 and "cannot connect to the Dask scheduler" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1

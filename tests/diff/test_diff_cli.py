@@ -13,7 +13,7 @@ from tests.bounds import diff_tolerances
 from tests.conftest import SAMPLES, validate_report
 from weightlens.cli import app
 from weightlens.errors import InputError
-from weightlens.schema import SCHEMAS, dumps, shipped_schema
+from weightlens.report.schema import SCHEMAS, dumps, shipped_schema
 from weightlens.testing import write_safetensors
 
 runner = CliRunner()
@@ -86,7 +86,7 @@ def test_bad_input_exits_2_with_one_line(args, message) -> None:  # type: ignore
 
 
 def test_unreadable_tensor_exits_1_and_reports_the_others(tmp_path, rng, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    diff_module = sys.modules["weightlens.diff"]  # the attribute weightlens.diff is the function
+    diff_module = sys.modules["weightlens.pipeline.diff"]  # the attribute weightlens.pipeline.diff is the function
 
     t = {"bad": rng.standard_normal((4, 4)).astype(np.float32), "good": rng.standard_normal((4, 4)).astype(np.float32)}
     b = write_safetensors(tmp_path / "b.safetensors", t)

@@ -27,7 +27,7 @@ from tests.hardening.inputs import snapshot, workspace
 from weightlens.checkpoint.safeload import MAX_DEPTH
 from weightlens.cli import app
 from weightlens.errors import WeightlensError
-from weightlens.report_io import read_report
+from weightlens.report.io import read_report
 
 runner = CliRunner()
 SETTINGS = settings(max_examples=70, deadline=None, derandomize=True, database=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])

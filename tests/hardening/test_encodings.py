@@ -72,7 +72,7 @@ BAD = os.fsdecode(b"m\xff\x1b")
 def test_file_names_that_are_not_utf8(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from typer.testing import CliRunner
 
-    from weightlens.render.escape import visible
+    from weightlens.text import visible
 
     runner = CliRunner()
     monkeypatch.chdir(tmp_path)

@@ -28,7 +28,7 @@ from weightlens.checkpoint import read_header
 from weightlens.errors import HeaderError
 from weightlens.render.inspect import inspect_dict, render_inspect, write_inspect_json
 from weightlens.render.json import dumps
-from weightlens.run import plan
+from weightlens.pipeline.run import plan
 from weightlens.testing import write_safetensors
 
 
@@ -99,7 +99,7 @@ def test_tensor_count_cap(tmp_path, monkeypatch) -> None:  # type: ignore[no-unt
 
 def test_analyze_does_linear_work(tmp_path) -> None:  # type: ignore[no-untyped-def]
     from weightlens import AnalysisOptions
-    from weightlens.run import iter_records
+    from weightlens.pipeline.run import iter_records
 
     options = AnalysisOptions(passes=("health",))
     n = 500
@@ -124,7 +124,7 @@ def reference_table(tensors: list, console: Console) -> str:  # type: ignore[typ
         table.add_column(h, justify=justify, no_wrap=True)  # type: ignore[arg-type]
     from rich.text import Text
 
-    from weightlens.render.format import nbytes
+    from weightlens.report.format import nbytes
 
     for t in tensors:
         table.add_row(Text(t.name), t.dtype, "×".join(map(str, t.shape)) or "scalar", f"{t.parameters:,}", nbytes(t.nbytes), Text(t.file.name))

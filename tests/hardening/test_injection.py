@@ -23,7 +23,7 @@ from weightlens import analyze
 from weightlens.check import load_config, run_check
 from weightlens.render.check_table import render_check_table
 from weightlens.render.console import data_console
-from weightlens.render.escape import visible
+from weightlens.text import visible
 from weightlens.render.github import render_github
 from weightlens.render.html import render_html
 from weightlens.render.inspect import inspect_dict, render_inspect
@@ -31,7 +31,7 @@ from weightlens.render.json import dumps, jsonl_line, render_json
 from weightlens.render.junit import render_junit
 from weightlens.render.markdown import render_check_markdown, render_markdown
 from weightlens.render.table import render_table
-from weightlens.run import plan
+from weightlens.pipeline.run import plan
 from weightlens.testing import write_safetensors
 
 PIECES = [

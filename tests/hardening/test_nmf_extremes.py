@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.passes.helpers import analyze_array
-from weightlens.nmf import nonneg_nmf, semi_nmf
+from weightlens.linalg.nmf import nonneg_nmf, semi_nmf
 from weightlens.testing import encode
 
 N_EXAMPLES = 20

@@ -35,7 +35,7 @@ from typer.testing import CliRunner
 
 from weightlens.cli import app
 from weightlens.errors import OutputClosed, OutputError, UsageError
-from weightlens.output import atomic_writer
+from weightlens.report.output import atomic_writer
 from weightlens.testing import write_safetensors
 
 runner = CliRunner()

@@ -10,8 +10,8 @@ from types import SimpleNamespace
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from weightlens.executors import PoolExecutor
-from weightlens.executors.pool import death_of
+from weightlens.pipeline.executors import PoolExecutor
+from weightlens.pipeline.executors.pool import death_of
 
 
 def bus_error_on_one(i: int) -> int:

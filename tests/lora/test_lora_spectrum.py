@@ -11,9 +11,9 @@ from hypothesis import strategies as st
 
 from tests.bounds import effective_rank_bound
 from weightlens.checkpoint.dtypes import DTYPES, decode
-from weightlens.lora import ROUTE, lowrank_spectrum
+from weightlens.pipeline.lora import ROUTE, lowrank_spectrum
 from weightlens.passes.rank import effective_rank
-from weightlens.spectrum import compute_spectrum
+from weightlens.linalg.spectrum import compute_spectrum
 from weightlens.testing import encode
 
 
@@ -114,7 +114,7 @@ def test_same_derived_quantities_as_the_dense_spectrum(rng) -> None:  # type: ig
 
 
 def test_overflow_raises_spectrum_overflow(rng) -> None:  # type: ignore[no-untyped-def]
-    from weightlens.spectrum import SpectrumOverflow
+    from weightlens.linalg.spectrum import SpectrumOverflow
 
     with pytest.raises(SpectrumOverflow):
         lowrank_spectrum(rng.standard_normal((6, 2)) * 1e200, rng.standard_normal((2, 5)) * 1e200, 1.0, 2.0**-53, 2.0**-53)

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from weightlens import AnalysisOptions, analyze
-from weightlens.report import TensorRecord
+from weightlens.report.records import TensorRecord
 from weightlens.testing import Encoded, encode, write_safetensors
 
 

@@ -9,7 +9,7 @@ import pytest
 
 from tests.conftest import validate_record
 from tests.passes.helpers import analyze_array, stored
-from weightlens.powerlaw import fit_power_law
+from weightlens.linalg.powerlaw import fit_power_law
 from weightlens.testing import low_rank, power_law_sample, with_spectrum
 
 

@@ -9,7 +9,7 @@ import pytest
 
 from tests.passes.helpers import analyze_array, stored
 from weightlens.passes.rank import effective_rank
-from weightlens.spectrum import compute_spectrum
+from weightlens.linalg.spectrum import compute_spectrum
 from weightlens.testing import low_rank, with_spectrum
 
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from tests.passes.helpers import analyze_array, stored
-from weightlens.spectrum import compute_spectrum
+from weightlens.linalg.spectrum import compute_spectrum
 
 
 @pytest.mark.parametrize(("dtype", "shape", "rtol"), [("F32", (70, 40), 1e-12), ("F32", (40, 70), 1e-12), ("F64", (50, 50), 1e-12), ("BF16", (90, 60), 1e-5), ("F16", (60, 90), 1e-5)])

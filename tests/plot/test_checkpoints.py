@@ -16,7 +16,7 @@ from weightlens import AnalysisOptions, analyze
 from weightlens.cli import app
 from weightlens.plot import checkpoint_groups, plot_report
 from weightlens.plot.names import MAX_STEM, checkpoint_labels, stem_list
-from weightlens.report_io import read_report
+from weightlens.report.io import read_report
 from weightlens.testing import write_safetensors
 
 pytest.importorskip("matplotlib")

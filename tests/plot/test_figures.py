@@ -16,7 +16,7 @@ from weightlens.errors import UsageError
 from weightlens.plot import INSTALL_HINT, iter_figures, plot_report, require_matplotlib
 from weightlens.plot.figures import DPI, matrix_figure, overview_figure, render
 from weightlens.render.json import render_json
-from weightlens.report_io import read_report
+from weightlens.report.io import read_report
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 SVG = "{http://www.w3.org/2000/svg}"
@@ -143,7 +143,7 @@ def test_names_with_control_characters_draw_escaped_without_warnings(make_checkp
     import warnings
 
     from weightlens.plot.names import series_key
-    from weightlens.render.escape import visible
+    from weightlens.text import visible
 
     report = analyze(make_checkpoint({CONTROL_NAME: rng.standard_normal((12, 8))}), AnalysisOptions(full_spectrum=True))
     with warnings.catch_warnings():

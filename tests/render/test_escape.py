@@ -9,7 +9,7 @@ import unicodedata
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from weightlens.render.escape import visible
+from weightlens.text import visible
 
 HIDDEN_CATEGORIES = {"Cc", "Cf", "Cs", "Zl", "Zp"}
 HOSTILE = ["\x1b", "\x07", "\x00", "\r", "\n", "\b", "\t", "\x7f", "\x9b", "\x85", "\u202e", "\u2066", "\u200b",

@@ -17,7 +17,7 @@ from weightlens import AnalysisOptions, analyze
 from weightlens.render.html import html_report, styled
 from weightlens.render.json import render_json
 from weightlens.render.table import alpha_text
-from weightlens.report_io import read_report
+from weightlens.report.io import read_report
 
 
 class Page(HTMLParser):
@@ -104,7 +104,7 @@ def test_saved_report_without_spectra_gives_overview_and_note(full_report, tmp_p
 
 
 def test_styled_cells() -> None:
-    from weightlens.report import TensorRecord
+    from weightlens.report.records import TensorRecord
 
     rec = TensorRecord("w", "f", "F32", (4, 4), 16, "matrix", (4, 4), metrics={"alpha": 7.5, "alpha_quality": "few_tail_points"})
     assert styled(alpha_text(rec)) == '<span class="warn">7.50</span><span class="dim warn">?</span>'

@@ -10,7 +10,7 @@ import pytest
 from tests.conftest import validate_record, validate_report
 from weightlens import AnalysisOptions, analyze
 from weightlens.render.json import jsonl_line, render_json
-from weightlens.schema import report_schema, shipped_schema
+from weightlens.report.schema import report_schema, shipped_schema
 
 
 def nasty(make_checkpoint, rng):  # type: ignore[no-untyped-def]

@@ -9,9 +9,9 @@ from pathlib import Path
 
 from weightlens.check.rules import Rule
 from weightlens.errors import InputError, UsageError, quote
-from weightlens.report import TensorRecord
-from weightlens.report_io import load_report_document
-from weightlens.run import selected
+from weightlens.report.records import TensorRecord
+from weightlens.report.io import load_report_document
+from weightlens.pipeline.run import selected
 
 
 @dataclass(frozen=True)

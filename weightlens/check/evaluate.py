@@ -10,7 +10,7 @@ from typing import Any, Literal
 from weightlens.check.baseline import Baseline
 from weightlens.check.config import CheckConfig
 from weightlens.check.rules import Limit, Rule, is_number
-from weightlens.report import TensorRecord, jsonable
+from weightlens.report.records import TensorRecord, jsonable
 
 Status = Literal["pass", "fail", "skip"]
 

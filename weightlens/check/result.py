@@ -8,7 +8,7 @@ from typing import Any
 from weightlens.__about__ import __version__
 from weightlens.check.config import CheckConfig
 from weightlens.check.evaluate import Outcome
-from weightlens.report import InputEntry, jsonable
+from weightlens.report.records import InputEntry, jsonable
 
 CHECK_SCHEMA_VERSION = "1.0"
 

@@ -25,8 +25,8 @@ from dataclasses import dataclass
 from typing import Any, Literal, TypeGuard
 
 from weightlens.errors import ConfigError
-from weightlens.render.format import num
-from weightlens.report import TensorRecord
+from weightlens.report.format import num
+from weightlens.report.records import TensorRecord
 
 Limit = float | bool
 """A rule's setting: a number for ``max``/``min`` rules, a boolean for ``allow_*`` rules."""

@@ -3,7 +3,7 @@
 The shipped copy ``weightlens/schemas/check.schema.json`` is this function's output; a test
 keeps them equal. Regenerate it after changing the rules or the document::
 
-    .venv/bin/python -c "from weightlens.check.schema import check_schema; from weightlens.schema import dumps; \
+    .venv/bin/python -c "from weightlens.check.schema import check_schema; from weightlens.report.schema import dumps; \
         open('weightlens/schemas/check.schema.json', 'w').write(dumps(check_schema()))"
 """
 
@@ -13,7 +13,7 @@ from typing import Any
 
 from weightlens.check.result import CHECK_SCHEMA_VERSION
 from weightlens.check.rules import RULES
-from weightlens.schema import report_schema
+from weightlens.report.schema import report_schema
 
 _INT = {"type": "integer", "minimum": 0}
 _STR = {"type": "string"}

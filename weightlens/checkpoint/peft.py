@@ -3,7 +3,7 @@
 A LoRA adapter stores, for each targeted module, two factors whose scaled product is the
 update of the module's weight: ΔW = s·B·A, B = ``lora_B`` (m×r), A = ``lora_A`` (r×n),
 s = lora_alpha/r (rsLoRA: lora_alpha/√r). This module only knows the format; the linear
-algebra is in :mod:`weightlens.lora`.
+algebra is in :mod:`weightlens.pipeline.lora`.
 
 Names as PEFT saves them (``adapter_model.safetensors``)::
 

@@ -18,8 +18,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from weightlens.checkpoint.discover import would_join
 from weightlens.checkpoint.safeload import ReadLog, active_read_log
 from weightlens.errors import UsageError
-from weightlens.output import atomic_writer
-from weightlens.render.escape import visible
+from weightlens.report.output import atomic_writer
+from weightlens.text import visible
 
 PATHS = typer.Argument(..., help="Checkpoints: .safetensors files, sharded directories or index files.", show_default=False)
 INCLUDE = typer.Option([], "--include", "-i", metavar="GLOB", help="Only tensors whose name matches this glob (repeatable).", show_default=False)
@@ -97,7 +97,7 @@ def _guard_stdout(log: ReadLog) -> None:
 
 @contextmanager
 def output_stream(output: Path | None, keep_on_interrupt: bool = False) -> Iterator[IO[str]]:
-    """stdout, or an atomic writer on ``output`` (see :func:`weightlens.output.atomic_writer`)."""
+    """stdout, or an atomic writer on ``output`` (see :func:`weightlens.report.output.atomic_writer`)."""
     if output is None:
         yield sys.stdout
     else:

@@ -9,7 +9,7 @@ import typer
 
 from weightlens.cli.analyze import Format, PrecisionChoice
 from weightlens.cli.common import EXCLUDE, INCLUDE, JOBS, OUTPUT, QUIET, guard_output, output_stream, progress_bar
-from weightlens.diff import DiffOptions, DiffRecord, iter_diff, parse_lora_ranks, plan_diff, report_of
+from weightlens.pipeline.diff import DiffOptions, DiffRecord, iter_diff, parse_lora_ranks, plan_diff, report_of
 from weightlens.render.console import data_console
 from weightlens.render.diff import diff_jsonl_line, render_diff_json, render_diff_table
 from weightlens.render.markdown import render_diff_markdown

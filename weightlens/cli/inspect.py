@@ -11,7 +11,7 @@ from weightlens.checkpoint import Unreadable
 from weightlens.cli.common import EXCLUDE, INCLUDE, OUTPUT, PATHS, guard_output, output_stream
 from weightlens.render.console import data_console
 from weightlens.render.inspect import render_inspect, write_inspect_json
-from weightlens.run import plan
+from weightlens.pipeline.run import plan
 
 
 class Format(str, Enum):

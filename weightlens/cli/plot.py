@@ -11,9 +11,9 @@ import typer
 from weightlens.cli.common import EXCLUDE, INCLUDE, QUIET, guard_directory, progress_bar
 from weightlens.cli.source import report_from
 from weightlens.errors import InputError, UsageError
-from weightlens.options import AnalysisOptions
+from weightlens.passes.options import AnalysisOptions
 from weightlens.plot import plot_report, plotted_matrices, require_matplotlib, require_spectra, written_line
-from weightlens.render.escape import visible
+from weightlens.text import visible
 
 
 class ImageFormat(str, Enum):

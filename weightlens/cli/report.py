@@ -9,10 +9,10 @@ import typer
 
 from weightlens.cli.common import EXCLUDE, INCLUDE, QUIET, guard_output, progress_bar
 from weightlens.cli.source import report_from
-from weightlens.options import AnalysisOptions
-from weightlens.output import atomic_writer
+from weightlens.passes.options import AnalysisOptions
+from weightlens.report.output import atomic_writer
 from weightlens.plot import plotted_matrices, require_matplotlib
-from weightlens.render.escape import visible
+from weightlens.text import visible
 from weightlens.render.html import html_report
 
 

@@ -6,7 +6,7 @@ from enum import Enum
 
 import typer
 
-from weightlens.schema import dumps, shipped_schema
+from weightlens.report.schema import dumps, shipped_schema
 
 
 class Which(str, Enum):

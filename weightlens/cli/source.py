@@ -7,10 +7,10 @@ from pathlib import Path
 
 from weightlens.cli.common import progress_bar
 from weightlens.errors import UsageError
-from weightlens.options import AnalysisOptions
-from weightlens.report import Report, summarize
-from weightlens.report_io import is_report_file, read_report, select
-from weightlens.run import iter_records, plan
+from weightlens.passes.options import AnalysisOptions
+from weightlens.report.records import Report, summarize
+from weightlens.report.io import is_report_file, read_report, select
+from weightlens.pipeline.run import iter_records, plan
 
 
 def report_from(paths: list[Path], options: AnalysisOptions, quiet: bool, opened: Callable[[], None]) -> tuple[Report, bool]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from weightlens.passes.base import Field, Pass, TensorContext
-from weightlens.powerlaw import KS_CRITICAL, MIN_POINTS, MIN_TAIL_GOOD, fit_power_law
+from weightlens.linalg.powerlaw import KS_CRITICAL, MIN_POINTS, MIN_TAIL_GOOD, fit_power_law
 
 _NO_FIT: dict[str, Any] = {
     "alpha": None,

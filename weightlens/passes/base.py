@@ -15,10 +15,10 @@ from typing import Any, Literal
 import numpy as np
 
 from weightlens.checkpoint.header import TensorInfo
-from weightlens.elementwise import ElementStats, element_stats
-from weightlens.matrix import Layout, as_matrix
-from weightlens.options import AnalysisOptions
-from weightlens.spectrum import Spectrum, compute_spectrum
+from weightlens.linalg.elementwise import ElementStats, element_stats
+from weightlens.views.matrix import Layout, as_matrix
+from weightlens.passes.options import AnalysisOptions
+from weightlens.linalg.spectrum import Spectrum, compute_spectrum
 
 JsonType = Literal["number", "integer", "boolean", "string", "array", "object"]
 
@@ -59,7 +59,7 @@ class Pass:
     run : ``run(ctx) -> {field name: value}``.
     spectrum_only : ``run`` reads nothing but ``ctx.spectrum`` and ``ctx.options``, so the pass
         also runs on matrices known only through their singular values (a LoRA update
-        ΔW = s·B·A, whose m×n product is never formed; see :mod:`weightlens.lora`).
+        ΔW = s·B·A, whose m×n product is never formed; see :mod:`weightlens.pipeline.lora`).
     """
 
     name: str

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from weightlens.passes.base import Field, Pass, TensorContext
-from weightlens.spectrum import Spectrum
+from weightlens.linalg.spectrum import Spectrum
 
 
 def _on_rank(sp: Spectrum, r: int | None) -> float | None:

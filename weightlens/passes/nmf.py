@@ -1,7 +1,7 @@
 """NMF: how well a rank-k non-negative factorization compresses each matrix, against the SVD floor.
 
 For each requested rank k the pass factorizes W ≈ F·G (G ≥ 0; F signed in semi-NMF, F ≥ 0 in
-classic NMF) with the solvers of :mod:`weightlens.nmf`, and sets the error beside the optimal
+classic NMF) with the solvers of :mod:`weightlens.linalg.nmf`, and sets the error beside the optimal
 rank-k error of the shared spectrum (Eckart–Young) — no second SVD.
 """
 
@@ -12,10 +12,10 @@ from typing import Any
 
 import numpy as np
 
-from weightlens.nmf import NMFResult, nonneg_nmf, semi_nmf
-from weightlens.options import default_nmf_rank, resolve_rank
+from weightlens.linalg.nmf import NMFResult, nonneg_nmf, semi_nmf
+from weightlens.passes.options import default_nmf_rank, resolve_rank
 from weightlens.passes.base import Field, Pass, TensorContext
-from weightlens.spectrum import Spectrum, compute_dtype_for
+from weightlens.linalg.spectrum import Spectrum, compute_dtype_for
 
 ENTRY_SCHEMA: dict[str, Any] = {
     "type": "array",

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from weightlens.passes.base import Field, Pass, TensorContext
-from weightlens.spectrum import Spectrum
+from weightlens.linalg.spectrum import Spectrum
 
 
 def effective_rank(sp: Spectrum) -> float | None:

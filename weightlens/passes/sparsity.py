@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from weightlens.elementwise import chunks
+from weightlens.linalg.elementwise import chunks
 from weightlens.passes.base import Field, Pass, TensorContext
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from weightlens.options import resolve_rank
+from weightlens.passes.options import resolve_rank
 from weightlens.passes.base import Field, Pass, TensorContext
 
 _NUMBERS = {"type": "array", "items": {"type": "number"}}

@@ -3,7 +3,7 @@
 Built on ``matplotlib.figure.Figure`` directly, never pyplot: no global state, no GUI backend,
 safe to call from any thread. Tensor names are drawn literally (``parse_math=False``): a name
 with ``$`` in it is not mathtext; control characters in it are drawn as escapes
-(:func:`~weightlens.render.escape.visible`), which no font lacks a glyph for.
+(:func:`~weightlens.text.visible`), which no font lacks a glyph for.
 """
 
 from __future__ import annotations
@@ -17,10 +17,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from weightlens.plot.names import layer_index, series_key
-from weightlens.powerlaw import PowerLawFit
-from weightlens.render.escape import visible
+from weightlens.linalg.powerlaw import PowerLawFit
+from weightlens.text import visible
 from weightlens.render.table import ALPHA_RANGE
-from weightlens.report import TensorRecord
+from weightlens.report.records import TensorRecord
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes

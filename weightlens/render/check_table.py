@@ -9,7 +9,7 @@ from rich.text import Text
 from weightlens.check.result import CheckResult
 from weightlens.check.rules import RULES_BY_NAME
 from weightlens.render.console import print_data
-from weightlens.render.escape import visible
+from weightlens.text import visible
 
 
 def violations_table(result: CheckResult) -> Table:

@@ -18,7 +18,7 @@ from typing import IO
 from rich.console import Console, RenderableType
 from rich.measure import Measurement
 
-from weightlens.render.escape import char_escape, output_encoding
+from weightlens.text import char_escape, output_encoding
 
 ASCII_SPELLINGS = {
     "σ": "sigma", "κ": "kappa", "α": "alpha", "λ": "lambda", "Δ": "Delta", "ᵢ": "i", "×": "x", "≤": "<=", "≥": ">=",
@@ -28,7 +28,7 @@ ASCII_SPELLINGS = {
 """How the symbols of weightlens' tables and messages are written where the output encoding lacks them."""
 ASCII_ERRORS = "weightlens-ascii"
 """The codec error handler that writes them so; any other character the encoding lacks becomes
-an escape (``\\uNNNN``), as :func:`~weightlens.render.escape.visible` writes hidden ones."""
+an escape (``\\uNNNN``), as :func:`~weightlens.text.visible` writes hidden ones."""
 
 
 def _spell(error: UnicodeError) -> tuple[str, int]:
@@ -51,7 +51,7 @@ def non_utf8_encoding(stream: IO[str]) -> str | None:
 def ascii_fallback(stdout: IO[str], stderr: IO[str]) -> Iterator[None]:
     """Within the block, streams whose encoding is not UTF-8 write what they cannot encode as
     ASCII spellings (σ1 as sigma1, κ as kappa, ≤ as <=) instead of raising UnicodeEncodeError,
-    and names are escaped for stdout's encoding (:func:`~weightlens.render.escape.output_encoding`).
+    and names are escaped for stdout's encoding (:func:`~weightlens.text.output_encoding`).
     JSON and JUnit output are pure ASCII and need neither."""
     for stream in (stdout, stderr):
         reconfigure = getattr(stream, "reconfigure", None)

@@ -3,14 +3,14 @@
 Escaping follows the Actions toolkit (``@actions/core`` ``issueCommand``): in the message,
 ``%``, CR and LF become ``%25``, ``%0D``, ``%0A``; in properties (``file``, ``title``) also
 ``:`` and ``,`` become ``%3A`` and ``%2C``. Before that, names and messages go through
-:func:`~weightlens.render.escape.visible`: the runner writes an annotation's message to the log
+:func:`~weightlens.text.visible`: the runner writes an annotation's message to the log
 and its page, where ESC, BS or a bidi override would act as they do in a terminal.
 """
 
 from __future__ import annotations
 
 from weightlens.check.result import CheckResult
-from weightlens.render.escape import visible
+from weightlens.text import visible
 
 
 def escape_data(text: str) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from weightlens.report import Report, TensorRecord
+from weightlens.report.records import Report, TensorRecord
 
 
 def dumps(doc: Any) -> str:

@@ -2,7 +2,7 @@
 
 ``classname`` is the tensor name (dotted names group like packages in most viewers), ``name``
 the rule; a violation is a ``<failure>``, a check that could not be measured a ``<skipped>``.
-Names and messages are escaped by :func:`~weightlens.render.escape.visible` first, which also
+Names and messages are escaped by :func:`~weightlens.text.visible` first, which also
 covers every character XML 1.0 cannot carry; the document is pure ASCII (other characters as
 ``&#N;`` references), so it is the same in any output encoding.
 """
@@ -13,7 +13,7 @@ import xml.etree.ElementTree as ET
 
 from weightlens.check.result import CheckResult
 from weightlens.check.rules import RULES_BY_NAME
-from weightlens.render.escape import visible
+from weightlens.text import visible
 
 
 def xml_text(text: str) -> str:

@@ -4,7 +4,7 @@ diff's table and summary, or a check's violations.
 Tensor names are code spans, which GitHub renders literally: no emphasis, links, @-mentions,
 emoji or math can come out of a name. Inside a table cell a ``|`` still ends the cell, even
 in a code span, so it is written ``\\|`` there (GFM spec, "Tables"). Names are escaped by
-:func:`~weightlens.render.escape.visible` first: a name cannot break a line of the table, nor
+:func:`~weightlens.text.visible` first: a name cannot break a line of the table, nor
 carry a terminal sequence or a bidi override into the comment.
 """
 
@@ -16,12 +16,12 @@ from rich.text import Text
 
 from weightlens.check.result import CheckResult
 from weightlens.check.rules import RULES_BY_NAME
-from weightlens.diff import DiffReport
+from weightlens.pipeline.diff import DiffReport
 from weightlens.render.diff import diff_dtype, diff_headline, diff_rows, diff_shape, diff_summary_lines, notes, shown_diff_columns
-from weightlens.render.escape import visible
+from weightlens.text import visible
 from weightlens.render.summary import SummaryLine, flag_counts, headline, summary_lines
 from weightlens.render.table import checkpoint_labels, flags, shape_text, shown_columns, table_rows
-from weightlens.report import Report
+from weightlens.report.records import Report
 
 _SPECIAL = re.compile(r"([\\`*_{}\[\]<>|~$&@])")
 ALPHA_NOTE = "α: power-law exponent of the eigenvalue tail; `?`: the fit is not good (few tail points or a poor KS fit)."

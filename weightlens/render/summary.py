@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from weightlens.render.format import count, num
-from weightlens.report import Summary
+from weightlens.report.format import count, num
+from weightlens.report.records import Summary
 
 
 @dataclass(frozen=True)

@@ -45,8 +45,8 @@ from typing import Any, TypeVar, cast
 import numpy as np
 import scipy.linalg
 
-from weightlens import blas
-from weightlens.elementwise import CHUNK, pow2_scale
+from weightlens.linalg import blas
+from weightlens.linalg.elementwise import CHUNK, pow2_scale
 
 Seed = int | Sequence[int] | np.random.Generator
 """Anything :func:`numpy.random.default_rng` accepts."""

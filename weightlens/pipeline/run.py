@@ -16,15 +16,15 @@ from collections.abc import Callable, Generator, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from weightlens.analysis import analyze_tensor, blank_record
+from weightlens.pipeline.analyze import analyze_tensor, blank_record
 from weightlens.checkpoint import Checkpoint, TensorInfo, Unreadable, open_checkpoint
 from weightlens.checkpoint.peft import LoraPair, pair_lora
-from weightlens.executors import map_tasks
-from weightlens.lora import analyze_lora
-from weightlens.matrix import layout_of
-from weightlens.options import AnalysisOptions
+from weightlens.pipeline.executors import map_tasks
+from weightlens.pipeline.lora import analyze_lora
+from weightlens.views.matrix import layout_of
+from weightlens.passes.options import AnalysisOptions
 from weightlens.passes import PASSES
-from weightlens.report import FileEntry, InputEntry, Report, TensorRecord, summarize
+from weightlens.report.records import FileEntry, InputEntry, Report, TensorRecord, summarize
 
 Job = TensorInfo | Unreadable | LoraPair
 """What one record is computed from."""
@@ -131,7 +131,7 @@ def iter_records(
     Parameters
     ----------
     jobs, options : what to analyze, and how.
-    workers : jobs run at once (``--jobs``; see :func:`weightlens.executors.make_executor`).
+    workers : jobs run at once (``--jobs``; see :func:`weightlens.pipeline.executors.make_executor`).
     scheduler : None, "local" or a Dask scheduler address.
     on_complete : called with each job as soon as it is done, in completion order.
 
@@ -177,7 +177,7 @@ def analyze(
     options : what to compute; defaults to every pass with default settings.
     jobs : tensors analyzed at once, each in its own worker process with cores/jobs BLAS
         threads; None = all cores (in-process when the checkpoint is small); 1 = in-process.
-        Wherever it runs, a matrix below :data:`weightlens.blas.MULTI_THREAD_WORK` gets one
+        Wherever it runs, a matrix below :data:`weightlens.linalg.blas.MULTI_THREAD_WORK` gets one
         BLAS thread.
         With jobs ≠ 1 or a scheduler, call from under ``if __name__ == "__main__":`` (workers
         are spawned, and import the main module).

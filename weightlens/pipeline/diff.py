@@ -10,7 +10,7 @@ For every pair of matrices, ΔW = W_tuned − W_base:
 
 That is three SVDs per changed pair, none for an identical one. When TUNED is a PEFT LoRA
 adapter, each lora_A/lora_B pair is matched to the base weight it updates and ΔW = s·B·A is
-measured exactly from the factors (:mod:`weightlens.lora`), without forming the m×n product.
+measured exactly from the factors (:mod:`weightlens.pipeline.lora`), without forming the m×n product.
 
 :func:`diff_job` is a pure function of (job, options), like ``analyze_tensor``; memory is
 bounded by two matrices and ΔW, one pair at a time.
@@ -29,21 +29,21 @@ from typing import Any, Literal
 import numpy as np
 
 from weightlens.__about__ import __version__
-from weightlens.analysis import NON_FINITE
+from weightlens.pipeline.analyze import NON_FINITE
 from weightlens.checkpoint import Checkpoint, TensorInfo, Unreadable, natural_key, open_checkpoint, read_tensor
 from weightlens.checkpoint.peft import LoraPair, base_name, dora_module, pair_lora
-from weightlens.elementwise import ElementStats, chunks, element_stats
+from weightlens.linalg.elementwise import ElementStats, chunks, element_stats
 from weightlens.errors import InputError, UsageError, quote
-from weightlens.executors import map_tasks
-from weightlens.lora import lora_identity, pair_spectrum, read_factors
-from weightlens.matrix import as_matrix, layout_of
+from weightlens.pipeline.executors import map_tasks
+from weightlens.pipeline.lora import lora_identity, pair_spectrum, read_factors
+from weightlens.views.matrix import as_matrix, layout_of
 from weightlens.passes import Field
 from weightlens.passes import spectrum as spectrum_pass
 from weightlens.passes.condition import condition_number
 from weightlens.passes.rank import effective_rank
-from weightlens.report import SCHEMA_VERSION, FileEntry, InputEntry, MetricsAccess, jsonable
-from weightlens.run import cost, selected
-from weightlens.spectrum import Precision, Spectrum, SpectrumOverflow, compute_dtype_for, compute_spectrum, noise_from_norms, row_col_sq
+from weightlens.report.records import SCHEMA_VERSION, FileEntry, InputEntry, MetricsAccess, jsonable
+from weightlens.pipeline.run import cost, selected
+from weightlens.linalg.spectrum import Precision, Spectrum, SpectrumOverflow, compute_dtype_for, compute_spectrum, noise_from_norms, row_col_sq
 
 Status = Literal["paired", "only_in_base", "only_in_tuned", "dora_magnitude"]
 Mode = Literal["checkpoints", "adapter"]
@@ -561,7 +561,7 @@ def iter_diff(
     """The records of a plan, in name order.
 
     ``workers`` pairs are compared at once, in worker processes, as ``analyze --jobs`` does
-    (:func:`weightlens.executors.make_executor`; None: all cores when the work pays for them).
+    (:func:`weightlens.pipeline.executors.make_executor`; None: all cores when the work pays for them).
     ``on_complete`` is called with each job as soon as it is done, in completion order.
     """
     costs = [cost(j.tuned if j.tuned is not None else j.base) for j in plan.jobs]  # type: ignore[arg-type]  # a job has a base or a tuned side (the plan never holds neither)
@@ -730,7 +730,7 @@ def diff(
 
     Examples
     --------
-    >>> report = weightlens.diff("base.safetensors", "tuned.safetensors")    # doctest: +SKIP
+    >>> report = weightlens.pipeline.diff("base.safetensors", "tuned.safetensors")    # doctest: +SKIP
     >>> report["model.layers.0.self_attn.q_proj.weight"]["delta_numerical_rank"]  # doctest: +SKIP
     """
     options = options or DiffOptions()

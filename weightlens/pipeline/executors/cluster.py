@@ -15,8 +15,8 @@ from typing import Any
 
 from weightlens.__about__ import DISTRIBUTION
 from weightlens.errors import UsageError
-from weightlens.executors.base import BackendExecutor, Future, R, T
-from weightlens.executors.pool import available_cores
+from weightlens.pipeline.executors.base import BackendExecutor, Future, R, T
+from weightlens.pipeline.executors.pool import available_cores
 
 CONNECT_TIMEOUT = "30s"
 """How long to try to reach a remote scheduler."""

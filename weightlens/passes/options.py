@@ -6,7 +6,7 @@ from dataclasses import asdict, dataclass
 from typing import Any, Literal, get_args
 
 from weightlens.errors import UsageError
-from weightlens.spectrum import Precision, SpectrumMode
+from weightlens.linalg.spectrum import Precision, SpectrumMode
 
 RankSpec = int | float
 """A rank: an integer k ≥ 1, or a fraction 0 < f < 1 of p = min(m, n)."""

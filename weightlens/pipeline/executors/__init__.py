@@ -13,9 +13,9 @@ from collections.abc import Callable, Generator, Sequence
 from typing import Any
 
 from weightlens.errors import UsageError
-from weightlens.executors.base import Executor, OnLost, R, SerialExecutor, T
-from weightlens.executors.cluster import DaskExecutor, check_scheduler
-from weightlens.executors.pool import PoolExecutor, available_cores
+from weightlens.pipeline.executors.base import Executor, OnLost, R, SerialExecutor, T
+from weightlens.pipeline.executors.cluster import DaskExecutor, check_scheduler
+from weightlens.pipeline.executors.pool import PoolExecutor, available_cores
 
 AUTO_SERIAL_WORK = 1e10
 """Below this much work (Σ m·n·min(m, n) over the matrices, ≈ 1–2 s of LAPACK on one core) the

@@ -15,7 +15,7 @@ from typing import Any, overload
 import numpy as np
 
 from weightlens.__about__ import __version__
-from weightlens.options import AnalysisOptions
+from weightlens.passes.options import AnalysisOptions
 
 SCHEMA_VERSION = "1.0"
 

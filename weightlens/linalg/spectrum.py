@@ -6,7 +6,7 @@ Every spectral pass (spectrum, rank, condition, NMF's error floor, alpha) reads 
 Routes
 ------
 :func:`compute_spectrum` picks, per matrix, the fastest route whose error stays far below what
-the storage dtype can resolve (the routes and their bounds: :mod:`weightlens.routes`):
+the storage dtype can resolve (the routes and their bounds: :mod:`weightlens.linalg.routes`):
 
 - ``gram`` — float64 Gram matrix + symmetric eigensolver, for data stored in ≤ 16 bits when its
   resolution √δ, δ = eps64·(m + n)·‖W‖F², is at most storage_noise/10. Measured 1.2–3.5× faster
@@ -27,8 +27,8 @@ from typing import Literal
 
 import numpy as np
 
-from weightlens import blas, routes
-from weightlens.elementwise import pow2_scale
+from weightlens.linalg import blas, routes
+from weightlens.linalg.elementwise import pow2_scale
 
 Precision = Literal["auto", "float32", "float64"]
 SpectrumMode = Literal["exact", "fast"]
@@ -252,7 +252,7 @@ def compute_spectrum(
     Every route works on W/s, s the power of two ≥ max|w| (exact, keeps σ² far from overflow and
     underflow), on the tall orientation (Wᵀ when m < n: same σ); σ is scaled back by s.
     tol = max(storage_noise, svd_error), svd_error the route's resolution. BLAS runs on one thread
-    for m·n·min(m, n) < :data:`weightlens.blas.MULTI_THREAD_WORK` (where more cannot pay).
+    for m·n·min(m, n) < :data:`weightlens.linalg.blas.MULTI_THREAD_WORK` (where more cannot pay).
     """
     m, n = matrix.shape
     with blas.threads_for(float(m) * n * min(m, n)):

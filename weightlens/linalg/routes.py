@@ -1,4 +1,4 @@
-"""The ways singular values are computed; :func:`weightlens.spectrum.compute_spectrum` picks one.
+"""The ways singular values are computed; :func:`weightlens.linalg.spectrum.compute_spectrum` picks one.
 
 Every function here works on W/s, s = 2^e ≥ max|w| a power of two (exact), so no square of an
 entry overflows or underflows, and returns values in those scaled units.
@@ -14,7 +14,7 @@ Routes and their error bounds (absolute, on every σi; ‖·‖F of the scaled m
     |λ̂i − λi| ≤ δ = eps64·(m + n)·‖W‖F², hence |σ̂i − σi| ≤ min(√δ, δ/σ̂i): σ is resolved down to
     √δ (≈ 1e-6…1e-5·σ1 for LLM matrices), far below BF16/F16/F8 storage noise. λ̂ < 0 (σ below √δ)
     is clamped to 0, which stays within the bound. When ``dsyev`` does not converge
-    (``LinAlgError``), :func:`weightlens.spectrum.compute_spectrum` takes float64 ``gesdd`` instead.
+    (``LinAlgError``), :func:`weightlens.linalg.spectrum.compute_spectrum` takes float64 ``gesdd`` instead.
 ``lanczos`` (``--spectrum fast``)
     The same float64 Gram matrix, then only its extreme eigenvalues: the top k by Lanczos on G,
     σmin by Lanczos on G⁻¹ through its Cholesky factor (:func:`gram_extremes`). Each value carries

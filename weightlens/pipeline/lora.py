@@ -5,7 +5,7 @@ With B = Q_B·R_B and Aᵀ = Q_A·R_A (thin QR; Q_B, Q_A have orthonormal column
     B·A = Q_B·(R_B·R_Aᵀ)·Q_Aᵀ,    so    σ(s·B·A) = |s|·σ(R_B·R_Aᵀ),
 
 the singular values of an r×r core. That costs O((m+n)·r²) flops and O((m+n)·r) memory instead
-of O(m·n·min(m,n)) and O(m·n), and its result is a :class:`~weightlens.spectrum.Spectrum` with
+of O(m·n·min(m,n)) and O(m·n), and its result is a :class:`~weightlens.linalg.spectrum.Spectrum` with
 all p = min(m, n) values (the r computed, then p − r exact zeros), so the spectrum, rank and
 condition passes read it unchanged.
 """
@@ -19,15 +19,15 @@ from typing import Any, cast
 import numpy as np
 import scipy.linalg
 
-from weightlens.analysis import NON_FINITE
+from weightlens.pipeline.analyze import NON_FINITE
 from weightlens.checkpoint.peft import LoraPair
 from weightlens.checkpoint.reader import read_tensor
-from weightlens.elementwise import element_stats, pow2_scale
+from weightlens.linalg.elementwise import element_stats, pow2_scale
 from weightlens.errors import InputError
-from weightlens.options import AnalysisOptions
+from weightlens.passes.options import AnalysisOptions
 from weightlens.passes import PASSES, Field, TensorContext
-from weightlens.report import TensorRecord
-from weightlens.spectrum import Spectrum, SpectrumOverflow, noise_from_norms, row_col_sq
+from weightlens.report.records import TensorRecord
+from weightlens.linalg.spectrum import Spectrum, SpectrumOverflow, noise_from_norms, row_col_sq
 
 ROUTE = "lora-qr"
 """``svd_route`` of a spectrum computed from the LoRA factors."""
@@ -176,7 +176,7 @@ def lora_identity(pair: LoraPair) -> dict[str, Any]:
 def analyze_lora(pair: LoraPair, options: AnalysisOptions) -> TensorRecord:
     """One record for a LoRA update ΔW = s·B·A, the m×n product never formed.
 
-    A pure function of (pair, options), like :func:`weightlens.analysis.analyze_tensor`.
+    A pure function of (pair, options), like :func:`weightlens.pipeline.analyze.analyze_tensor`.
     The record has kind "lora", shape = matrix_shape = ΔW's (m, n), parameters = the
     factors' stored elements. Passes declared ``spectrum_only`` run on the exact spectrum
     of ΔW; the health pass reports NaN/Inf counts over the factors, all_zero when a factor

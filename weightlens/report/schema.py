@@ -10,10 +10,10 @@ import json
 from importlib import resources
 from typing import Any
 
-from weightlens.diff import DIFF_FIELDS
-from weightlens.lora import LORA_FIELDS
+from weightlens.pipeline.diff import DIFF_FIELDS
+from weightlens.pipeline.lora import LORA_FIELDS
 from weightlens.passes import PASSES
-from weightlens.report import SCHEMA_VERSION
+from weightlens.report.records import SCHEMA_VERSION
 
 _INT = {"type": "integer", "minimum": 0}
 _NULLABLE_STR = {"type": ["string", "null"]}

@@ -15,9 +15,9 @@ from typing import Any
 from weightlens.checkpoint.discover import INDEX_SUFFIX
 from weightlens.checkpoint.safeload import load_json
 from weightlens.errors import FileFormatError, UsageError, cut
-from weightlens.options import AnalysisOptions
-from weightlens.report import FileEntry, InputEntry, Report, TensorRecord, summarize
-from weightlens.schema import shipped_schema
+from weightlens.passes.options import AnalysisOptions
+from weightlens.report.records import FileEntry, InputEntry, Report, TensorRecord, summarize
+from weightlens.report.schema import shipped_schema
 
 
 def is_report_file(path: str | os.PathLike[str]) -> bool:
@@ -41,7 +41,7 @@ def report_problem(doc: Any) -> str | None:
 def _field_groups() -> dict[str, frozenset[str]]:
     """The fields a record holds all or none of: each pass's, and a LoRA update's (``sigma`` is
     optional: only with full_spectrum)."""
-    from weightlens.lora import LORA_FIELDS
+    from weightlens.pipeline.lora import LORA_FIELDS
     from weightlens.passes import PASSES
 
     groups = {f"{p.name} pass": frozenset(f.name for f in p.fields) - {"sigma"} for p in PASSES.values()}
@@ -136,7 +136,7 @@ def _options(d: dict[str, Any]) -> AnalysisOptions:
 
 def select(report: Report, include: Sequence[str] = (), exclude: Sequence[str] = ()) -> Report:
     """The report restricted to the tensors the name globs select (as ``--include``/``--exclude``)."""
-    from weightlens.run import selected
+    from weightlens.pipeline.run import selected
 
     if not include and not exclude:
         return report

@@ -1,0 +1,1 @@
+"""Reports as data: records, summaries, their JSON schema, saved reports read back, atomic output."""
