@@ -23,8 +23,8 @@ from pathlib import Path  # noqa: E402  # after the BLAS thread variables are se
 import numpy as np  # noqa: E402  # after the BLAS thread variables are set
 from benchutil import machine, median_time  # noqa: E402  # after the BLAS thread variables are set
 
-from weightlens.pipeline.lora import lowrank_spectrum  # noqa: E402  # after the BLAS thread variables are set
 from weightlens.linalg.spectrum import compute_spectrum  # noqa: E402  # after the BLAS thread variables are set
+from weightlens.pipeline.lora import lowrank_spectrum  # noqa: E402  # after the BLAS thread variables are set
 
 OUT = Path(__file__).resolve().parent / "out"
 CASES = [(1024, 1024, 16, 5), (2048, 2048, 16, 3), (4096, 1024, 64, 3)]

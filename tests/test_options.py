@@ -7,8 +7,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from weightlens.errors import UsageError
-from weightlens.passes.options import AnalysisOptions, parse_passes
 from weightlens.passes import DEFAULT_PASSES, PASSES
+from weightlens.passes.options import AnalysisOptions, parse_passes
 
 
 def test_default_is_every_pass_but_nmf() -> None:

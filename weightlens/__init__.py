@@ -7,14 +7,14 @@
 """
 
 from weightlens.__about__ import __version__
-from weightlens.pipeline.analyze import analyze_tensor
 from weightlens.checkpoint import Checkpoint, TensorInfo, open_checkpoint, read_tensor
-from weightlens.pipeline.diff import DiffOptions, DiffRecord, DiffReport, diff
 from weightlens.errors import HeaderError, InputError, UsageError, WeightlensError
-from weightlens.passes.options import AnalysisOptions
-from weightlens.report.records import Report, Summary, TensorRecord
-from weightlens.pipeline.run import analyze, plan
 from weightlens.linalg.spectrum import Spectrum, compute_spectrum
+from weightlens.passes.options import AnalysisOptions
+from weightlens.pipeline.analyze import analyze_tensor
+from weightlens.pipeline.diff import DiffOptions, DiffRecord, DiffReport, diff
+from weightlens.pipeline.run import analyze, plan
+from weightlens.report.records import Report, Summary, TensorRecord
 
 __all__ = [
     "AnalysisOptions",

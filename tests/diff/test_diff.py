@@ -11,9 +11,9 @@ from hypothesis import strategies as st
 
 from weightlens import AnalysisOptions, DiffOptions, analyze_tensor, diff, open_checkpoint
 from weightlens.checkpoint import read_tensor
-from weightlens.pipeline.diff import delta_noise, diff_job, plan_diff
 from weightlens.errors import InputError, UsageError
 from weightlens.linalg.spectrum import compute_spectrum
+from weightlens.pipeline.diff import delta_noise, diff_job, plan_diff
 from weightlens.testing import encode, low_rank, with_spectrum, write_safetensors
 
 

@@ -27,8 +27,8 @@ from tests.hardening.inputs import build_inputs, snapshot
 from weightlens.check import RULES, CheckConfig, load_config, run_check
 from weightlens.check.evaluate import evaluate_record
 from weightlens.cli import app
-from weightlens.report.records import TensorRecord
 from weightlens.report.io import read_report
+from weightlens.report.records import TensorRecord
 from weightlens.testing import write_safetensors
 
 runner = CliRunner()

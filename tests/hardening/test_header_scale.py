@@ -26,9 +26,9 @@ from rich.table import Table
 import weightlens.checkpoint.header as header
 from weightlens.checkpoint import read_header
 from weightlens.errors import HeaderError
+from weightlens.pipeline.run import plan
 from weightlens.render.inspect import inspect_dict, render_inspect, write_inspect_json
 from weightlens.render.json import dumps
-from weightlens.pipeline.run import plan
 from weightlens.testing import write_safetensors
 
 

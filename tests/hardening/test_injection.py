@@ -21,9 +21,9 @@ from hypothesis import strategies as st
 
 from weightlens import analyze
 from weightlens.check import load_config, run_check
+from weightlens.pipeline.run import plan
 from weightlens.render.check_table import render_check_table
 from weightlens.render.console import data_console
-from weightlens.text import visible
 from weightlens.render.github import render_github
 from weightlens.render.html import render_html
 from weightlens.render.inspect import inspect_dict, render_inspect
@@ -31,8 +31,8 @@ from weightlens.render.json import dumps, jsonl_line, render_json
 from weightlens.render.junit import render_junit
 from weightlens.render.markdown import render_check_markdown, render_markdown
 from weightlens.render.table import render_table
-from weightlens.pipeline.run import plan
 from weightlens.testing import write_safetensors
+from weightlens.text import visible
 
 PIECES = [
     "\x1b]0;pwned\x07", "\x1b]8;;https://evil.example\x1b\\", "\x1b[2J", "\x1b[31m", "\x00", "\r", "\b", "\x7f", "\x9b",

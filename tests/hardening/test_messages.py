@@ -19,8 +19,8 @@ from typer.testing import CliRunner
 
 from weightlens.cli import app
 from weightlens.errors import QUOTE_LIMIT, quote
-from weightlens.text import visible
 from weightlens.testing import write_sharded
+from weightlens.text import visible
 
 PIECES = ["\x1b]0;pwned\x07", "\n::error::x", "\r", "\x00", "\u202e", "\ud800", "\\", "'", "a", "σ", "::"]
 

@@ -75,8 +75,8 @@ def test_tensor_unreadable_at_read_time(tmp_path, rng, monkeypatch) -> None:  # 
 
     plan_infos = open_checkpoint(path).tensors
     truncate(path, plan_infos[1].offset + 3)  # the file shrinks after its header was validated
-    from weightlens.pipeline.analyze import analyze_tensor
     from weightlens.passes.options import AnalysisOptions
+    from weightlens.pipeline.analyze import analyze_tensor
 
     a, b = (analyze_tensor(t, AnalysisOptions()) for t in plan_infos)
     # Not the file its header described any more: no tensor of it is read, even one before the cut.

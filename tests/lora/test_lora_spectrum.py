@@ -11,9 +11,9 @@ from hypothesis import strategies as st
 
 from tests.bounds import effective_rank_bound
 from weightlens.checkpoint.dtypes import DTYPES, decode
-from weightlens.pipeline.lora import ROUTE, lowrank_spectrum
-from weightlens.passes.rank import effective_rank
 from weightlens.linalg.spectrum import compute_spectrum
+from weightlens.passes.rank import effective_rank
+from weightlens.pipeline.lora import ROUTE, lowrank_spectrum
 from weightlens.testing import encode
 
 

@@ -11,14 +11,14 @@ import pytest
 from typer.testing import CliRunner
 
 from tests.conftest import validate_record, validate_report
-from weightlens.pipeline.analyze import analyze_tensor
 from weightlens.checkpoint import open_checkpoint
 from weightlens.checkpoint.reader import read_tensor
 from weightlens.cli import app
 from weightlens.errors import UsageError
 from weightlens.linalg.nmf import nonneg_nmf, semi_nmf
-from weightlens.passes.options import AnalysisOptions
 from weightlens.passes import DEFAULT_PASSES, PASSES
+from weightlens.passes.options import AnalysisOptions
+from weightlens.pipeline.analyze import analyze_tensor
 from weightlens.report.records import TensorRecord
 from weightlens.report.schema import report_schema, shipped_schema
 from weightlens.testing import encode, nonneg_low_rank

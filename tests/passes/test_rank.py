@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from tests.passes.helpers import analyze_array, stored
-from weightlens.passes.rank import effective_rank
 from weightlens.linalg.spectrum import compute_spectrum
+from weightlens.passes.rank import effective_rank
 from weightlens.testing import low_rank, with_spectrum
 
 

@@ -14,10 +14,10 @@ from rich.console import Console
 
 from weightlens import analyze
 from weightlens.check import load_config, run_check
+from weightlens.pipeline.run import plan
 from weightlens.render.check_table import render_check_table
 from weightlens.render.inspect import render_inspect
 from weightlens.render.table import render_table
-from weightlens.pipeline.run import plan
 from weightlens.testing import write_safetensors
 
 NAME = "model.layers.11.self_attention.query_key_value.weight"

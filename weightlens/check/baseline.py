@@ -9,9 +9,9 @@ from pathlib import Path
 
 from weightlens.check.rules import Rule
 from weightlens.errors import InputError, UsageError, quote
-from weightlens.report.records import TensorRecord
-from weightlens.report.io import load_report_document
 from weightlens.pipeline.run import selected
+from weightlens.report.io import load_report_document
+from weightlens.report.records import TensorRecord
 
 
 @dataclass(frozen=True)

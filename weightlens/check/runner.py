@@ -14,10 +14,10 @@ from weightlens.check.evaluate import evaluate
 from weightlens.check.result import CheckResult
 from weightlens.check.rules import Rule
 from weightlens.errors import UsageError
-from weightlens.passes.options import AnalysisOptions
 from weightlens.passes import PASSES
-from weightlens.report.records import TensorRecord
+from weightlens.passes.options import AnalysisOptions
 from weightlens.pipeline.run import Plan, iter_records, plan
+from weightlens.report.records import TensorRecord
 
 PathLike = str | os.PathLike[str]
 

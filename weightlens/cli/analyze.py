@@ -9,14 +9,14 @@ from pathlib import Path
 import typer
 
 from weightlens.cli.common import EXCLUDE, INCLUDE, JOBS, OUTPUT, PATHS, QUIET, guard_output, output_stream, progress_bar
-from weightlens.passes.options import AnalysisOptions, parse_passes, parse_rank_spec
 from weightlens.passes import DEFAULT_PASSES, OPT_IN_PASSES, PASSES
+from weightlens.passes.options import AnalysisOptions, parse_passes, parse_rank_spec
+from weightlens.pipeline.run import iter_records, plan
 from weightlens.render.console import data_console
 from weightlens.render.json import jsonl_line, render_json
 from weightlens.render.markdown import render_markdown
 from weightlens.render.table import render_table
 from weightlens.report.records import Report, TensorRecord, summarize
-from weightlens.pipeline.run import iter_records, plan
 
 
 class Format(str, Enum):

@@ -22,8 +22,8 @@ from typer.core import TyperArgument, TyperGroup, TyperOption
 from weightlens.__about__ import __version__
 from weightlens.checkpoint.safeload import recording_reads
 from weightlens.errors import OutputClosed, WeightlensError
-from weightlens.report.output import guarded_stdout
 from weightlens.render.console import ascii_fallback
+from weightlens.report.output import guarded_stdout
 from weightlens.text import visible
 
 if TYPE_CHECKING:  # the Context and Command typer's base classes declare (typer vendors click as typer._click)

@@ -18,13 +18,13 @@ from weightlens.check import RULES, CheckRun, load_baseline, load_config
 from weightlens.check.result import CheckResult
 from weightlens.check.rules import Rule
 from weightlens.cli.common import EXCLUDE, INCLUDE, JOBS, OUTPUT, PATHS, QUIET, guard_outputs, output_stream, progress_bar
-from weightlens.report.output import atomic_writer
 from weightlens.render.check_table import render_check_table, summary_line
 from weightlens.render.console import data_console, message_console
 from weightlens.render.github import render_github
 from weightlens.render.json import dumps
 from weightlens.render.junit import render_junit
 from weightlens.render.markdown import render_check_markdown
+from weightlens.report.output import atomic_writer
 
 
 class Format(str, Enum):

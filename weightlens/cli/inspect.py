@@ -9,9 +9,9 @@ import typer
 
 from weightlens.checkpoint import Unreadable
 from weightlens.cli.common import EXCLUDE, INCLUDE, OUTPUT, PATHS, guard_output, output_stream
+from weightlens.pipeline.run import plan
 from weightlens.render.console import data_console
 from weightlens.render.inspect import render_inspect, write_inspect_json
-from weightlens.pipeline.run import plan
 
 
 class Format(str, Enum):

@@ -10,10 +10,10 @@ import typer
 from weightlens.cli.common import EXCLUDE, INCLUDE, QUIET, guard_output, progress_bar
 from weightlens.cli.source import report_from
 from weightlens.passes.options import AnalysisOptions
-from weightlens.report.output import atomic_writer
 from weightlens.plot import plotted_matrices, require_matplotlib
-from weightlens.text import visible
 from weightlens.render.html import html_report
+from weightlens.report.output import atomic_writer
+from weightlens.text import visible
 
 
 def report_cmd(

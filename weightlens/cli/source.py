@@ -8,9 +8,9 @@ from pathlib import Path
 from weightlens.cli.common import progress_bar
 from weightlens.errors import UsageError
 from weightlens.passes.options import AnalysisOptions
-from weightlens.report.records import Report, summarize
-from weightlens.report.io import is_report_file, read_report, select
 from weightlens.pipeline.run import iter_records, plan
+from weightlens.report.io import is_report_file, read_report, select
+from weightlens.report.records import Report, summarize
 
 
 def report_from(paths: list[Path], options: AnalysisOptions, quiet: bool, opened: Callable[[], None]) -> tuple[Report, bool]:

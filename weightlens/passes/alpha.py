@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from weightlens.passes.base import Field, Pass, TensorContext
 from weightlens.linalg.powerlaw import KS_CRITICAL, MIN_POINTS, MIN_TAIL_GOOD, fit_power_law
+from weightlens.passes.base import Field, Pass, TensorContext
 
 _NO_FIT: dict[str, Any] = {
     "alpha": None,

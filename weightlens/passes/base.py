@@ -16,9 +16,9 @@ import numpy as np
 
 from weightlens.checkpoint.header import TensorInfo
 from weightlens.linalg.elementwise import ElementStats, element_stats
-from weightlens.views.matrix import Layout, as_matrix
-from weightlens.passes.options import AnalysisOptions
 from weightlens.linalg.spectrum import Spectrum, compute_spectrum
+from weightlens.passes.options import AnalysisOptions
+from weightlens.views.matrix import Layout, as_matrix
 
 JsonType = Literal["number", "integer", "boolean", "string", "array", "object"]
 

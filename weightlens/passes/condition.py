@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from weightlens.passes.base import Field, Pass, TensorContext
 from weightlens.linalg.spectrum import Spectrum
+from weightlens.passes.base import Field, Pass, TensorContext
 
 
 def _on_rank(sp: Spectrum, r: int | None) -> float | None:

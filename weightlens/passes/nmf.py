@@ -13,9 +13,9 @@ from typing import Any
 import numpy as np
 
 from weightlens.linalg.nmf import NMFResult, nonneg_nmf, semi_nmf
-from weightlens.passes.options import default_nmf_rank, resolve_rank
-from weightlens.passes.base import Field, Pass, TensorContext
 from weightlens.linalg.spectrum import Spectrum, compute_dtype_for
+from weightlens.passes.base import Field, Pass, TensorContext
+from weightlens.passes.options import default_nmf_rank, resolve_rank
 
 ENTRY_SCHEMA: dict[str, Any] = {
     "type": "array",

@@ -7,8 +7,8 @@ from typing import Any
 
 import numpy as np
 
-from weightlens.passes.base import Field, Pass, TensorContext
 from weightlens.linalg.spectrum import Spectrum
+from weightlens.passes.base import Field, Pass, TensorContext
 
 
 def effective_rank(sp: Spectrum) -> float | None:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from weightlens.passes.options import resolve_rank
 from weightlens.passes.base import Field, Pass, TensorContext
+from weightlens.passes.options import resolve_rank
 
 _NUMBERS = {"type": "array", "items": {"type": "number"}}
 

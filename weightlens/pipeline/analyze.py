@@ -10,11 +10,11 @@ from weightlens.checkpoint.discover import Unreadable
 from weightlens.checkpoint.header import TensorInfo
 from weightlens.checkpoint.reader import read_tensor
 from weightlens.errors import InputError
-from weightlens.views.matrix import layout_of
-from weightlens.passes.options import AnalysisOptions
-from weightlens.passes import PASSES, TensorContext
-from weightlens.report.records import TensorRecord
 from weightlens.linalg.spectrum import SpectrumOverflow
+from weightlens.passes import PASSES, TensorContext
+from weightlens.passes.options import AnalysisOptions
+from weightlens.report.records import TensorRecord
+from weightlens.views.matrix import layout_of
 
 NON_FINITE = "non-finite"
 """The ``skipped`` reason of a matrix holding NaN or Inf."""

@@ -29,21 +29,21 @@ from typing import Any, Literal
 import numpy as np
 
 from weightlens.__about__ import __version__
-from weightlens.pipeline.analyze import NON_FINITE
 from weightlens.checkpoint import Checkpoint, TensorInfo, Unreadable, natural_key, open_checkpoint, read_tensor
 from weightlens.checkpoint.peft import LoraPair, base_name, dora_module, pair_lora
-from weightlens.linalg.elementwise import ElementStats, chunks, element_stats
 from weightlens.errors import InputError, UsageError, quote
-from weightlens.pipeline.executors import map_tasks
-from weightlens.pipeline.lora import lora_identity, pair_spectrum, read_factors
-from weightlens.views.matrix import as_matrix, layout_of
+from weightlens.linalg.elementwise import ElementStats, chunks, element_stats
+from weightlens.linalg.spectrum import Precision, Spectrum, SpectrumOverflow, compute_dtype_for, compute_spectrum, noise_from_norms, row_col_sq
 from weightlens.passes import Field
 from weightlens.passes import spectrum as spectrum_pass
 from weightlens.passes.condition import condition_number
 from weightlens.passes.rank import effective_rank
-from weightlens.report.records import SCHEMA_VERSION, FileEntry, InputEntry, MetricsAccess, jsonable
+from weightlens.pipeline.analyze import NON_FINITE
+from weightlens.pipeline.executors import map_tasks
+from weightlens.pipeline.lora import lora_identity, pair_spectrum, read_factors
 from weightlens.pipeline.run import cost, selected
-from weightlens.linalg.spectrum import Precision, Spectrum, SpectrumOverflow, compute_dtype_for, compute_spectrum, noise_from_norms, row_col_sq
+from weightlens.report.records import SCHEMA_VERSION, FileEntry, InputEntry, MetricsAccess, jsonable
+from weightlens.views.matrix import as_matrix, layout_of
 
 Status = Literal["paired", "only_in_base", "only_in_tuned", "dora_magnitude"]
 Mode = Literal["checkpoints", "adapter"]

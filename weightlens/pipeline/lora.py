@@ -19,15 +19,15 @@ from typing import Any, cast
 import numpy as np
 import scipy.linalg
 
-from weightlens.pipeline.analyze import NON_FINITE
 from weightlens.checkpoint.peft import LoraPair
 from weightlens.checkpoint.reader import read_tensor
-from weightlens.linalg.elementwise import element_stats, pow2_scale
 from weightlens.errors import InputError
-from weightlens.passes.options import AnalysisOptions
-from weightlens.passes import PASSES, Field, TensorContext
-from weightlens.report.records import TensorRecord
+from weightlens.linalg.elementwise import element_stats, pow2_scale
 from weightlens.linalg.spectrum import Spectrum, SpectrumOverflow, noise_from_norms, row_col_sq
+from weightlens.passes import PASSES, Field, TensorContext
+from weightlens.passes.options import AnalysisOptions
+from weightlens.pipeline.analyze import NON_FINITE
+from weightlens.report.records import TensorRecord
 
 ROUTE = "lora-qr"
 """``svd_route`` of a spectrum computed from the LoRA factors."""

@@ -16,15 +16,15 @@ from collections.abc import Callable, Generator, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from weightlens.pipeline.analyze import analyze_tensor, blank_record
 from weightlens.checkpoint import Checkpoint, TensorInfo, Unreadable, open_checkpoint
 from weightlens.checkpoint.peft import LoraPair, pair_lora
+from weightlens.passes import PASSES
+from weightlens.passes.options import AnalysisOptions
+from weightlens.pipeline.analyze import analyze_tensor, blank_record
 from weightlens.pipeline.executors import map_tasks
 from weightlens.pipeline.lora import analyze_lora
-from weightlens.views.matrix import layout_of
-from weightlens.passes.options import AnalysisOptions
-from weightlens.passes import PASSES
 from weightlens.report.records import FileEntry, InputEntry, Report, TensorRecord, summarize
+from weightlens.views.matrix import layout_of
 
 Job = TensorInfo | Unreadable | LoraPair
 """What one record is computed from."""

@@ -13,8 +13,8 @@ from pathlib import Path
 
 from weightlens.__about__ import DISTRIBUTION
 from weightlens.errors import OutputError, UsageError, quote
-from weightlens.report.output import atomic_writer
 from weightlens.plot.names import checkpoint_labels, stem_list
+from weightlens.report.output import atomic_writer
 from weightlens.report.records import Report, TensorRecord
 
 INSTALL_HINT = f"matplotlib is not installed: pip install matplotlib (the {DISTRIBUTION}[plot] extra)"

@@ -16,11 +16,11 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from weightlens.plot.names import layer_index, series_key
 from weightlens.linalg.powerlaw import PowerLawFit
-from weightlens.text import visible
+from weightlens.plot.names import layer_index, series_key
 from weightlens.render.table import ALPHA_RANGE
 from weightlens.report.records import TensorRecord
+from weightlens.text import visible
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes

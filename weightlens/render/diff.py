@@ -16,11 +16,11 @@ from rich.text import Text
 from weightlens.checkpoint.peft import base_name, dora_module
 from weightlens.pipeline.diff import UNSCALED, DiffRecord, DiffReport, DiffSummary
 from weightlens.render.console import print_data
-from weightlens.text import visible
-from weightlens.report.format import num
 from weightlens.render.json import dumps, json_line
 from weightlens.render.summary import SummaryLine
 from weightlens.render.table import Column, summary_line_text
+from weightlens.report.format import num
+from weightlens.text import visible
 
 
 def render_diff_json(report: DiffReport) -> str:

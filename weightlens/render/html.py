@@ -15,10 +15,10 @@ from rich.text import Text
 
 from weightlens.__about__ import __version__
 from weightlens.plot.names import safe_stems
-from weightlens.text import visible
 from weightlens.render.summary import SummaryLine, flag_counts, headline, summary_lines
 from weightlens.render.table import flags, shape_text, shown_columns, table_rows
 from weightlens.report.records import Report, TensorRecord
+from weightlens.text import visible
 
 MIME = {"svg": "image/svg+xml", "png": "image/png"}
 IMAGE_FORMAT = "svg"

@@ -11,10 +11,10 @@ from rich.text import Text
 
 from weightlens.__about__ import __version__
 from weightlens.checkpoint import TensorInfo, Unreadable
-from weightlens.text import visible
-from weightlens.report.format import count, nbytes
-from weightlens.render.json import dumps
 from weightlens.pipeline.run import Plan
+from weightlens.render.json import dumps
+from weightlens.report.format import count, nbytes
+from weightlens.text import visible
 
 
 def split(plan: Plan) -> tuple[list[TensorInfo], list[Unreadable]]:

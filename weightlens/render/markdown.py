@@ -18,10 +18,10 @@ from weightlens.check.result import CheckResult
 from weightlens.check.rules import RULES_BY_NAME
 from weightlens.pipeline.diff import DiffReport
 from weightlens.render.diff import diff_dtype, diff_headline, diff_rows, diff_shape, diff_summary_lines, notes, shown_diff_columns
-from weightlens.text import visible
 from weightlens.render.summary import SummaryLine, flag_counts, headline, summary_lines
 from weightlens.render.table import checkpoint_labels, flags, shape_text, shown_columns, table_rows
 from weightlens.report.records import Report
+from weightlens.text import visible
 
 _SPECIAL = re.compile(r"([\\`*_{}\[\]<>|~$&@])")
 ALPHA_NOTE = "α: power-law exponent of the eigenvalue tail; `?`: the fit is not good (few tail points or a poor KS fit)."

@@ -16,10 +16,10 @@ from rich.table import Table
 from rich.text import Text
 
 from weightlens.render.console import print_data
-from weightlens.text import visible
-from weightlens.report.format import num, percent
 from weightlens.render.summary import SummaryLine, flag_counts, headline, summary_lines
+from weightlens.report.format import num, percent
 from weightlens.report.records import Report, Summary, TensorRecord
+from weightlens.text import visible
 
 
 @dataclass(frozen=True)

@@ -41,8 +41,8 @@ def report_problem(doc: Any) -> str | None:
 def _field_groups() -> dict[str, frozenset[str]]:
     """The fields a record holds all or none of: each pass's, and a LoRA update's (``sigma`` is
     optional: only with full_spectrum)."""
-    from weightlens.pipeline.lora import LORA_FIELDS
     from weightlens.passes import PASSES
+    from weightlens.pipeline.lora import LORA_FIELDS
 
     groups = {f"{p.name} pass": frozenset(f.name for f in p.fields) - {"sigma"} for p in PASSES.values()}
     groups["LoRA update"] = frozenset(f.name for f in LORA_FIELDS)

@@ -10,9 +10,9 @@ import json
 from importlib import resources
 from typing import Any
 
+from weightlens.passes import PASSES
 from weightlens.pipeline.diff import DIFF_FIELDS
 from weightlens.pipeline.lora import LORA_FIELDS
-from weightlens.passes import PASSES
 from weightlens.report.records import SCHEMA_VERSION
 
 _INT = {"type": "integer", "minimum": 0}
