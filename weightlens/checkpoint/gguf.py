@@ -133,8 +133,13 @@ class QuantType(DType):
         return count // self.block_size * self.type_size if count % self.block_size == 0 else None
 
     def dequantize(self, blocks: np.ndarray) -> np.ndarray:
-        """float32 values of whole blocks (uint8, a multiple of ``type_size`` bytes)."""
-        values: np.ndarray = gguf.quants.dequantize(blocks, gguf.GGMLQuantizationType(self.ggml_type))
+        """float32 values of whole blocks (uint8, a multiple of ``type_size`` bytes).
+
+        A scale that is inf or NaN gives non-finite values, which the health pass counts (as for
+        any decoded tensor), without a RuntimeWarning.
+        """
+        with np.errstate(over="ignore", invalid="ignore"):
+            values: np.ndarray = gguf.quants.dequantize(blocks, gguf.GGMLQuantizationType(self.ggml_type))
         return values
 
 
@@ -292,7 +297,7 @@ class _Cursor:
         if n <= self.end - self.pos:
             return
         if self.pos + n > self.size:
-            raise self.error(f"{what} at byte {self.pos} needs {n} bytes, past the end of the file ({self.size} bytes; truncated?)")
+            raise self.error(f"{what} at byte {self.pos} needs {n:,} bytes, past the end of the file ({self.size:,} bytes; truncated?)")
         raise self.error(f"{what} at byte {self.pos} would take the GGUF header past {MAX_HEADER_BYTES >> 20} MiB")
 
     def take(self, n: int, what: str) -> bytes:
@@ -337,7 +342,7 @@ class _Cursor:
         try:
             return raw.decode("utf-8")
         except UnicodeDecodeError as e:
-            raise self.error(f"{what} is not valid UTF-8 (byte {e.start}): {quote(raw.decode('utf-8', 'replace'))}") from None
+            raise self.error(f"{what} is not valid UTF-8 (byte {e.start}): {quote(raw.decode('utf-8', 'surrogateescape'))}") from None
 
     def string(self, what: str) -> str | Skipped:
         """A string value; invalid UTF-8 kept as surrogate escapes, a long one skipped."""
