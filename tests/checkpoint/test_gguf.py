@@ -3,7 +3,9 @@ gguf.quants.dequantize, σ against a float64 SVD of the dequantized values, name
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
+import os
 import pickle
 from pathlib import Path
 
@@ -84,7 +86,7 @@ def test_header_matches_gguf_reader(tmp_path: Path, rng: np.random.Generator) ->
     assert header.data_offset == ref.data_offset and header.alignment == ref.alignment == 64
     by_name = {t.name: t for t in header.tensors}
     assert set(by_name) == {t.name for t in ref.tensors} - {"blk.1.ffn_up.weight"}
-    assert header.invalid == (("blk.1.ffn_up.weight", "ggml type Q8_K: gguf 0.19.0 cannot dequantize it"),)
+    assert header.invalid == (("blk.1.ffn_up.weight", f"ggml type Q8_K: gguf {importlib.metadata.version('gguf')} cannot dequantize it"),)
     for r in ref.tensors:
         if r.name not in by_name:
             continue
@@ -311,3 +313,12 @@ def test_gguf_file_header_is_a_file_header(tmp_path: Path, rng: np.random.Genera
     header = read_gguf(path)
     assert isinstance(header, GGUFFile) and header.size == path.stat().st_size and header.stamp is not None
     assert header.architecture == "nosuch-arch" and header.block_count is None and header.tensors[0].hf_name is None  # type: ignore[attr-defined]
+
+
+def test_a_gguf_changed_since_its_header_was_read_is_that_tensors_error(tmp_path: Path, rng: np.random.Generator) -> None:
+    path = write_gguf(tmp_path / "c.gguf", {"blk.0.attn_q.weight": quantize(rng.standard_normal((8, 64)), "Q8_0"), "blk.0.attn_k.weight": quantize(rng.standard_normal((8, 64)), "Q8_0")})
+    ckpt = open_checkpoint(path)
+    size = path.stat().st_size
+    os.truncate(path, size - 1)
+    with pytest.raises(InputError, match=rf"cannot read tensor 'blk.0.attn_q.weight': the file changed size \({size} -> {size - 1} bytes\) since its header was read"):
+        read_tensor(next(t for t in ckpt.tensors if t.name == "blk.0.attn_q.weight"))

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import importlib.metadata
 import math
 import os
 import stat
@@ -515,10 +516,9 @@ class _UnknownType(HeaderError):
     """A tensor of a type id the installed gguf does not know: listed, never fatal."""
 
 
+@functools.cache
 def _gguf_version() -> str:
-    from importlib.metadata import version
-
-    return version("gguf")
+    return importlib.metadata.version("gguf")
 
 
 def _tensor_info(path: Path, e: _Entry, data_offset: int, alignment: int, stamp: FileStamp, hf_name: str | None) -> GGUFTensorInfo:
