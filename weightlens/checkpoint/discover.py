@@ -4,6 +4,8 @@ One path is one checkpoint: a ``.safetensors`` file; a directory with an HF shar
 (``*.safetensors.index.json``); a directory of ``*.safetensors`` files; or an index file itself.
 Any of these whose tensors include lora_A/lora_B pairs is a PEFT LoRA adapter (layout
 "adapter"), scaled by the ``adapter_config.json`` of its directory when there is one.
+A GGUF file (recognised by its magic bytes, whatever its name), or a directory of ``*.gguf``
+files without safetensors — one model, or the parts of one split model — has layout "gguf".
 PyTorch pickle files are refused with a conversion hint: weightlens never unpickles.
 """
 
@@ -16,6 +18,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
 
+from weightlens.checkpoint.gguf import GGUFFile, has_gguf_magic, read_gguf
 from weightlens.checkpoint.header import _PICKLE_HINT, FileHeader, TensorInfo, read_header
 from weightlens.checkpoint.peft import ADAPTER_CONFIG, AdapterConfig, find_adapter_config, has_lora_pairs, read_adapter_config
 from weightlens.checkpoint.safeload import load_json
@@ -23,6 +26,8 @@ from weightlens.errors import HeaderError, InputError, quote
 
 PICKLE_SUFFIXES = frozenset({".bin", ".pt", ".pth", ".ckpt", ".pkl", ".pickle"})
 INDEX_SUFFIX = ".safetensors.index.json"
+GGUF_SUFFIX = ".gguf"
+Layout = Literal["file", "index", "directory", "adapter", "gguf"]
 
 
 @dataclass(frozen=True)
@@ -51,8 +56,8 @@ class Checkpoint:
     Attributes
     ----------
     path : the path as given.
-    layout : "file", "index", "directory", or "adapter" (a PEFT LoRA adapter: the tensors
-        include lora_A/lora_B pairs).
+    layout : "file", "index", "directory", "adapter" (a PEFT LoRA adapter: the tensors
+        include lora_A/lora_B pairs), or "gguf" (a GGUF file, or the parts of a split one).
     files : validated headers, in shard order.
     tensors : every readable tensor of every file, in checkpoint order.
     unreadable : tensors or shards of a multi-file checkpoint that failed validation.
@@ -60,7 +65,7 @@ class Checkpoint:
     """
 
     path: Path
-    layout: Literal["file", "index", "directory", "adapter"]
+    layout: Layout
     files: tuple[FileHeader, ...]
     tensors: tuple[TensorInfo, ...]
     unreadable: tuple[Unreadable, ...] = ()
@@ -119,7 +124,7 @@ def would_join(checkpoint: str | os.PathLike[str], new_file: str | os.PathLike[s
     """
     ckpt, new = Path(checkpoint).resolve(), Path(new_file).resolve()
     if ckpt.is_dir():
-        return new.parent == ckpt and (new.suffix == ".safetensors" or new.name.endswith(INDEX_SUFFIX) or new.name == ADAPTER_CONFIG)
+        return new.parent == ckpt and (new.suffix in (".safetensors", GGUF_SUFFIX) or new.name.endswith(INDEX_SUFFIX) or new.name == ADAPTER_CONFIG)
     return new.parent == ckpt.parent and new.name == ADAPTER_CONFIG
 
 
@@ -133,6 +138,8 @@ def _open(path: Path) -> Checkpoint:
         if indexes:
             return _from_index(path, indexes[0])
         files = sorted(path.glob("*.safetensors"), key=lambda p: natural_key(p.name))
+        if not files and (ggufs := sorted(path.glob("*" + GGUF_SUFFIX), key=lambda p: natural_key(p.name))):
+            return _from_gguf(path, ggufs)
         if not files:
             pickles = sorted(p.name for p in path.iterdir() if p.suffix in PICKLE_SUFFIXES)
             if pickles:
@@ -144,6 +151,8 @@ def _open(path: Path) -> Checkpoint:
         return _assemble(path, "directory", headers, [*broken, *unreadable])
     if path.name.endswith(INDEX_SUFFIX):
         return _from_index(path, path)
+    if path.suffix == GGUF_SUFFIX or has_gguf_magic(path):
+        return _from_gguf(path, [path])
     if path.suffix in PICKLE_SUFFIXES:
         raise InputError(path, "PyTorch pickle checkpoints are not read (unpickling can run code); " + _PICKLE_HINT)
     return _assemble(path, "file", [read_header(path)])
@@ -175,6 +184,41 @@ def _from_index(path: Path, index: Path) -> Checkpoint:
         if shard_name in present and tensor not in present[shard_name]:
             raise InputError(index, f"maps tensor {quote(tensor)} to {quote(shard_name)}, which does not contain it")
     return _assemble(path, "index", headers, unreadable)
+
+
+def _from_gguf(path: Path, files: list[Path]) -> Checkpoint:
+    """One GGUF file (strict: a bad entry fails it), or the parts of one split model (gguf-split:
+    each part a GGUF of its own with split.no/split.count; a part that fails is listed, the others
+    read, a missing one listed too)."""
+    if len(files) == 1:
+        header = read_gguf(files[0])
+        return _assemble(path, "gguf", [header], _gguf_unreadable(header))
+    headers: list[FileHeader] = []
+    unreadable: list[Unreadable] = []
+    counts: set[int | None] = set()
+    for f in files:
+        try:
+            if problem := broken_link(f):
+                raise HeaderError(f, f"cannot read: {problem}")
+            header = read_gguf(f, strict=False)
+        except HeaderError as e:
+            unreadable.append(Unreadable(f.name, f, e.problem))
+            continue
+        counts.add(header.split[1] if header.split else None)
+        headers.append(header)
+        unreadable += _gguf_unreadable(header)
+    if None in counts or len(counts) > 1:
+        names = ", ".join(f.name for f in files[:3]) + (", ..." if len(files) > 3 else "")
+        raise InputError(path, f"{len(files)} GGUF files that are not the parts of one split model ({names}); pass one of them")
+    count = counts.pop() or len(files) if counts else len(files)
+    if count > len(files):
+        unreadable.append(Unreadable(f"{count - len(files)} of {count} split parts", path, "not in the directory (a split GGUF model has split.count parts)"))
+    return _assemble(path, "gguf", headers, unreadable)
+
+
+def _gguf_unreadable(header: GGUFFile) -> list[Unreadable]:
+    """A GGUF file's tensors that cannot be read (types gguf cannot dequantize, invalid entries)."""
+    return [Unreadable(n, header.path, problem) for n, problem in header.invalid]
 
 
 def broken_link(path: Path) -> str | None:
@@ -217,7 +261,7 @@ def _read_shards(shards: list[Path], names_by_shard: dict[str, list[str]]) -> tu
 
 def _assemble(
     path: Path,
-    layout: Literal["file", "index", "directory"],
+    layout: Literal["file", "index", "directory", "gguf"],
     headers: list[FileHeader],
     unreadable: list[Unreadable] | None = None,
 ) -> Checkpoint:

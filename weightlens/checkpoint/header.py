@@ -137,6 +137,8 @@ class FileHeader:
 
 def _sniff(path: Path, head: bytes) -> str | None:
     """Recognize common non-safetensors content by its first bytes."""
+    if head.startswith(b"GGUF"):
+        return "this is a GGUF file (llama.cpp), not safetensors; weightlens reads it as GGUF when it is given as a file or in a directory without .safetensors files"
     if head.startswith(b"PK\x03\x04"):
         return "this is a ZIP archive (a PyTorch .pt/.bin checkpoint?), not safetensors; " + _PICKLE_HINT
     if len(head) >= 2 and head[0] == 0x80 and 2 <= head[1] <= 5:

@@ -10,12 +10,15 @@ the file is opened read-only: weightlens never writes to a checkpoint.
 
 from __future__ import annotations
 
+import functools
 import os
+from collections.abc import Callable
 from io import RawIOBase
 
 import numpy as np
 
 from weightlens.checkpoint.dtypes import DType, decode
+from weightlens.checkpoint.gguf import QuantType
 from weightlens.checkpoint.header import FileStamp, TensorInfo
 from weightlens.errors import InputError, quote
 
@@ -37,8 +40,9 @@ def read_tensor(info: TensorInfo) -> np.ndarray:
     Returns
     -------
     numpy.ndarray
-        float32 for floats of ≤ 32 bits, float64 for F64, the integer dtype for integers,
-        bool for BOOL. A fresh array: it does not reference the file.
+        float32 for floats of ≤ 32 bits and for GGUF's quantized types (dequantized by
+        ``gguf.quants``), float64 for F64, the integer dtype for integers, bool for BOOL. A
+        fresh array: it does not reference the file.
 
     Raises
     ------
@@ -49,17 +53,24 @@ def read_tensor(info: TensorInfo) -> np.ndarray:
         For dtypes weightlens does not decode (``DType.kind == "unsupported"``).
     """
     dtype = info.dtype_info
-    if dtype.raw is None:
+    if dtype.raw is None or dtype.kind == "unsupported":
         raise ValueError(f"dtype {info.dtype} cannot be decoded")
-    direct = dtype.name in _STORED_AS_DECODED and dtype.raw.isnative
-    stored = np.empty(info.parameters if direct else min(info.parameters, DECODE_CHUNK), dtype=dtype.raw)
-    out = stored if direct else np.empty(info.parameters, dtype=decode(dtype, stored[:0]).dtype)
+    fill: Callable[[RawIOBase], int]
+    if isinstance(dtype, QuantType):  # GGUF blocks: dequantized a chunk of whole blocks at a time
+        out = np.empty(info.parameters, dtype=np.float32)
+        blocks = np.empty(max(1, DECODE_CHUNK // dtype.block_size) * dtype.type_size, dtype=np.uint8)
+        fill = functools.partial(_fill_dequantized, dtype=dtype, chunk=blocks, out=out)
+    else:
+        direct = dtype.name in _STORED_AS_DECODED and dtype.raw.isnative
+        stored = np.empty(info.parameters if direct else min(info.parameters, DECODE_CHUNK), dtype=dtype.raw)
+        out = stored if direct else np.empty(info.parameters, dtype=decode(dtype, stored[:0]).dtype)
+        fill = functools.partial(_fill, buffer=stored) if direct else functools.partial(_fill_decoded, dtype=dtype, chunk=stored, out=out)
     if info.nbytes:
         try:
             with open(info.file, "rb", buffering=0, opener=_open_nonblocking) as f:
                 _check_file(info, f, "since its header was read")
                 f.seek(info.offset)
-                done = _fill(f, stored) if direct else _fill_decoded(f, dtype, stored, out)
+                done = fill(f)
                 _check_file(info, f, "while it was read")
         except OSError as e:
             raise InputError(info.file, f"cannot read tensor {quote(info.name)}: {e.strerror or e}") from None
@@ -90,6 +101,21 @@ def _fill_decoded(f: RawIOBase, dtype: DType, chunk: np.ndarray, out: np.ndarray
         if n < part.nbytes:
             break
         out[start : start + len(part)] = decode(dtype, part)
+    return done
+
+
+def _fill_dequantized(f: RawIOBase, dtype: QuantType, chunk: np.ndarray, out: np.ndarray) -> int:
+    """Read ``out``'s blocks a chunk (whole blocks) at a time and dequantize each into ``out``; bytes read."""
+    per_chunk = len(chunk) // dtype.type_size * dtype.block_size
+    done = 0
+    for start in range(0, len(out), per_chunk):
+        count = min(per_chunk, len(out) - start)
+        part = chunk[: count // dtype.block_size * dtype.type_size]
+        n = _fill(f, part)
+        done += n
+        if n < len(part):
+            break
+        out[start : start + count] = dtype.dequantize(part)
     return done
 
 

@@ -32,6 +32,7 @@ def blank_record(info: TensorInfo) -> TensorRecord:
         kind=layout.kind,
         matrix_shape=layout.matrix_shape,
         skipped=layout.reason,
+        hf_name=getattr(info, "hf_name", None),  # GGUF tensors only
     )
 
 

@@ -67,6 +67,8 @@ class TensorRecord(MetricsAccess):
     skipped : why the spectral passes did not run ("non-finite", "1-D tensor ...") or None.
     error : why the tensor could not be read at all, or None.
     metrics : each pass's fields (see the passes' declarations and the README glossary).
+    hf_name : the Hugging Face name of a GGUF tensor, when gguf's name map has one (in the JSON
+        only when set).
     """
 
     name: str
@@ -79,6 +81,7 @@ class TensorRecord(MetricsAccess):
     skipped: str | None = None
     error: str | None = None
     metrics: dict[str, Any] = field(default_factory=dict)
+    hf_name: str | None = None
 
     @property
     def analyzed(self) -> bool:
@@ -97,13 +100,15 @@ class TensorRecord(MetricsAccess):
             "skipped": self.skipped,
             "error": self.error,
         }
+        if self.hf_name is not None:
+            head["hf_name"] = self.hf_name
         record: dict[str, Any] = jsonable({**head, **self.metrics})  # Any in the metrics makes the overload ambiguous
         return record
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> TensorRecord:
         """Rebuild a record from its JSON form (e.g. a saved report used as a baseline)."""
-        ident = {"name", "file", "dtype", "shape", "parameters", "kind", "matrix_shape", "skipped", "error"}
+        ident = {"name", "file", "dtype", "shape", "parameters", "kind", "matrix_shape", "skipped", "error", "hf_name"}
         return cls(
             name=d["name"],
             file=d["file"],
@@ -114,6 +119,7 @@ class TensorRecord(MetricsAccess):
             matrix_shape=tuple(d["matrix_shape"]) if d.get("matrix_shape") else None,
             skipped=d.get("skipped"),
             error=d.get("error"),
+            hf_name=d.get("hf_name"),
             metrics={k: v for k, v in d.items() if k not in ident},
         )
 

@@ -22,7 +22,7 @@ _SHAPE = {"type": "array", "items": _INT}
 TENSOR_IDENTITY: dict[str, Any] = {
     "name": {"type": "string", "description": "tensor name, literally as in the header"},
     "file": {"type": "string", "description": "file holding the tensor"},
-    "dtype": {"type": "string", "description": "safetensors dtype"},
+    "dtype": {"type": "string", "description": "safetensors dtype, or GGUF (ggml) type: F16, Q4_K, ..."},
     "shape": {**_SHAPE, "description": "shape as stored"},
     "parameters": {**_INT, "description": "number of elements"},
     "kind": {
@@ -35,9 +35,14 @@ TENSOR_IDENTITY: dict[str, Any] = {
 }
 
 
+OPTIONAL_IDENTITY: dict[str, Any] = {
+    "hf_name": {"type": "string", "description": "GGUF tensors: the Hugging Face name gguf's tensor-name map gives it for the file's architecture"},
+}
+
+
 def tensor_schema() -> dict[str, Any]:
     """Schema of one tensor record (also one line of ``--format jsonl``)."""
-    props = dict(TENSOR_IDENTITY)
+    props = {**TENSOR_IDENTITY, **OPTIONAL_IDENTITY}
     for f in LORA_FIELDS:
         props[f.name] = f.json_schema()
     for p in PASSES.values():
@@ -80,7 +85,7 @@ def report_schema() -> dict[str, Any]:
                     "required": ["path", "layout", "tensors", "selected", "files"],
                     "properties": {
                         "path": {"type": "string"},
-                        "layout": {"enum": ["file", "index", "directory", "adapter"]},
+                        "layout": {"enum": ["file", "index", "directory", "adapter", "gguf"]},
                         "tensors": _INT,
                         "selected": _INT,
                         "files": {
