@@ -1,7 +1,7 @@
 """The semi-NMF solver weightlens shipped before the Gauss–Newton one (commit b22210c), kept as the
 baseline of "never worse than before": F = W Gᵀ (G Gᵀ)⁻¹ exactly, then accelerated HALS sweeps over
 the rows of G (Gillis & Glineur 2012), from the same start; stop when the relative error decreased
-by less than tol over 10 iterations, or after max_iter. float64 only, no rescaling."""
+by less than tol over 10 iterations, or after max_iter. Runs in W's dtype (float32 or float64); no rescaling."""
 
 from __future__ import annotations
 
@@ -23,11 +23,14 @@ def _hals_sweeps(x: np.ndarray, a: np.ndarray, q: np.ndarray, max_sweeps: int) -
     """Row-wise exact minimization of ‖Z − Yᵀ X‖ over X ≥ 0 given A = Y Z, Q = Y Yᵀ; X in place."""
     diag = np.diagonal(q).copy()
     live = np.flatnonzero(diag > np.finfo(q.dtype).eps * diag.max())
+    d = diag[live][:, None]
+    rows = [(x[j], an, qn) for j, an, qn in zip(live, a[live] / d, q[live] / d, strict=True)]
     first = 0.0
     for sweep in range(max_sweeps):
         before = x.copy()
-        for j in live:
-            x[j] = np.maximum(x[j] + (a[j] - q[j] @ x) / diag[j], 0)
+        for row, an, qn in rows:
+            row += an - qn @ x
+            np.maximum(row, 0, out=row)
         before -= x
         moved = dot64(before, before)
         if sweep == 0:
@@ -51,7 +54,7 @@ def semi_nmf_previous(w: np.ndarray, k: int, *, sigma: np.ndarray, tol: float = 
     while len(history) <= max_iter:
         gwt = g @ w.T
         try:
-            ft = scipy.linalg.cho_solve((np.linalg.cholesky(ggt), True), gwt)
+            ft = scipy.linalg.cho_solve((np.linalg.cholesky(ggt), True), gwt, check_finite=False)
         except np.linalg.LinAlgError:
             ft = scipy.linalg.pinvh(ggt) @ gwt
         ftf, ftw = ft @ ft.T, ft @ w

@@ -306,6 +306,15 @@ def _pcg(st: _State, b1: np.ndarray, b2: np.ndarray, m1: np.ndarray | None, m2: 
     return d1, d2
 
 
+def step_change(st: _State, g2: np.ndarray, y1: np.ndarray, y2: np.ndarray, a1: np.ndarray, q1: np.ndarray) -> float:
+    """f(Y1, Y2) − f(X1, X2) from the products at hand (module notes, "Accuracy"): with δ = Y − X,
+    −⟨A1₊ − (Y2 X2ᵀ) X1, δ1⟩ + ⟨∇2, δ2⟩ + ½‖D‖², A1₊ = Y2 Wᵀ, Q1₊ = Y2 Y2ᵀ, ∇2 = Q2 X2 − X1 W."""
+    e1, e2 = y1 - st.x1, y2 - st.x2
+    cross = dot64(a1 - (y2 @ st.x2.T) @ st.x1, e1) - dot64(g2, e2)
+    d_sq = dot64(e1 @ e1.T, q1) + 2 * dot64(st.x1 @ e1.T, e2 @ y2.T) + dot64(st.q2, e2 @ e2.T)
+    return -cross + 0.5 * d_sq
+
+
 def _model_decrease(st: _State, g1: np.ndarray, g2: np.ndarray, d1: np.ndarray, d2: np.ndarray) -> float:
     """−(⟨∇, d⟩ + ½⟨d, H d⟩): the decrease the Gauss–Newton model predicts for the step d."""
     jd_sq = dot64(st.q1 @ d1, d1) + 2 * dot64(st.x1 @ d1.T, d2 @ st.x2.T) + dot64(st.q2 @ d2, d2)
@@ -322,7 +331,7 @@ class _Run:
         self.w, self.nonneg1 = w, nonneg1
         self.w_sq = dot64(w, w)
         self.w_norm = math.sqrt(self.w_sq)
-        self.floor = math.sqrt(k) * eps
+        self.floor = k * eps
         self.step_error = eps * math.sqrt(max(m, n))
         self.cg_iters = min(CG_MAX_ITER, max(CG_MIN_ITER, m * n // (k * (m + n))))
         self.sweeps1, self.sweeps2 = max_sweeps(m, n, k), max_sweeps(n, m, k)
@@ -332,6 +341,13 @@ class _Run:
         self.f, self.drift = f0, 0.0
         self.history = [math.sqrt(2 * f0 / self.w_sq)]
         self.lam, self.nu = LAMBDA_START, 2.0
+
+    def gradient(self) -> tuple[np.ndarray, np.ndarray, float]:
+        """∇1, ∇2 at the current point and its KKT residual κ."""
+        st = self.st
+        g1 = st.q1 @ st.x1 - st.a1
+        g2 = st.q2 @ st.x2 - st.a2
+        return g1, g2, kkt_residual(st.x1, st.x2, g1, g2, st.q1, st.q2, self.w_sq, self.nonneg1)
 
     def rounding(self, *pairs: tuple[np.ndarray, np.ndarray]) -> float:
         """Rounding bound ε_N·‖W‖F·Σ ‖X‖F‖δ‖F of a tracked change, for each (other factor X, step δ)."""
@@ -385,12 +401,9 @@ class _Run:
             if trusted <= self.enough * f:
                 return "small"
         if predicted > 0:
-            e1, e2 = y1 - st.x1, y2 - st.x2
             a1, q1 = y2 @ w.T, y2 @ y2.T
-            cross = dot64(a1 - (y2 @ st.x2.T) @ st.x1, e1) - dot64(g2, e2)
-            d_sq = dot64(e1 @ e1.T, q1) + 2 * dot64(st.x1 @ e1.T, e2 @ y2.T) + dot64(st.q2, e2 @ e2.T)
-            change = -cross + 0.5 * d_sq
-            noise = rounding = self.rounding((y2, e1), (st.x1, e2))
+            change = step_change(st, g2, y1, y2, a1, q1)
+            noise = rounding = self.rounding((y2, y1 - st.x1), (st.x1, y2 - st.x2))
             if -rounding <= change <= rounding:  # within rounding of the tracked change: ask the residuals (float64)
                 self.exact_f()
                 change, noise = 0.5 * residual_sq(w, y1, y2)[0] - self.f, 0.0
@@ -433,10 +446,9 @@ def solve(w: np.ndarray, x1: np.ndarray, x2: np.ndarray, f0: float, *, nonneg1: 
     run = _Run(w, x1, x2, f0, nonneg1, tol)
     st = run.st
     block_rate = math.inf  # relative decrease of f by the last block pass: a Gauss–Newton step gaining less is followed by one
+    streak: list[float] = []  # e before and after each block pass since the model last found a step
     while True:
-        g1 = st.q1 @ st.x1 - st.a1
-        g2 = st.q2 @ st.x2 - st.a2
-        kkt = kkt_residual(st.x1, st.x2, g1, g2, st.q1, st.q2, run.w_sq, nonneg1)
+        g1, g2, kkt = run.gradient()
         if run.f == 0.0 or kkt <= run.floor:
             return Solution(st.x1, st.x2, run.history, kkt, True)
         m1 = ((st.x1 > 0) | (g1 < 0)) if nonneg1 else None
@@ -449,15 +461,20 @@ def solve(w: np.ndarray, x1: np.ndarray, x2: np.ndarray, f0: float, *, nonneg1: 
             if len(run.history) > max_iter:
                 return Solution(st.x1, st.x2, run.history, kkt, False)
             outcome = run.newton(g1, g2, m1, m2, p1, p2)
-        if outcome != "taken" or before - run.f < block_rate * before:
-            if len(run.history) > max_iter:
-                return Solution(st.x1, st.x2, run.history, kkt, False)
-            before = run.f
-            block_rate = run.block_pass() / before
-            if outcome != "taken" and block_rate <= run.enough:
-                g1 = st.q1 @ st.x1 - st.a1
-                g2 = st.q2 @ st.x2 - st.a2
-                kkt = kkt_residual(st.x1, st.x2, g1, g2, st.q1, st.q2, run.w_sq, nonneg1)
-                return Solution(st.x1, st.x2, run.history, kkt, True)
-            if outcome == "stuck":
-                run.lam, run.nu = LAMBDA_START, 2.0
+        if outcome == "taken":
+            streak.clear()
+            if before - run.f >= block_rate * before:
+                continue
+        elif not streak:
+            streak.append(run.history[-1])
+        if len(run.history) > max_iter:
+            return Solution(st.x1, st.x2, run.history, run.gradient()[2], False)
+        before = run.f
+        block_rate = run.block_pass() / before
+        if outcome == "taken":
+            continue
+        if outcome == "stuck":
+            run.lam, run.nu = LAMBDA_START, 2.0
+        streak.append(run.history[-1])
+        if len(streak) > HORIZON and streak[-1 - HORIZON] - streak[-1] <= tol * streak[-1 - HORIZON]:
+            return Solution(st.x1, st.x2, run.history, run.gradient()[2], True)
