@@ -21,7 +21,7 @@ from weightlens.nmf import (
     semi_nmf_init,
     top_singular_triplets,
 )
-from weightlens.nmf_newton import ANCHOR, HORIZON, factor_kkt
+from weightlens.nmf_newton import ANCHOR, HORIZON, factor_kkt, solve
 from weightlens.options import AnalysisOptions
 from weightlens.testing import nonneg_low_rank, power_law_sample, with_spectrum
 
@@ -240,17 +240,27 @@ def test_semi_never_worse_than_the_previous_solver_on_the_shipped_model() -> Non
 # -- stopping rule and KKT residual -------------------------------------------------------------
 
 
+CONTINUATION_BOUND = 5
+"""Converged at tol means the model predicts less than tol/HORIZON per step and HORIZON block
+passes gained less than tol: a prediction and a window, not a bound on what is left. Continuing
+HORIZON more iterations from the returned factors gained 0.5–3.3·tol on the inputs measured
+(README, "Stopping rule"); the test allows CONTINUATION_BOUND·tol."""
+
+
 @pytest.mark.parametrize("solver", [semi_nmf, nonneg_nmf])
-def test_converged_means_little_left_to_gain(solver) -> None:
-    """Converged at tol: HORIZON more iterations lower the error by less than tol (relative), up to
-    the model's accuracy — the rule is a prediction, so the bound checked is 3·tol."""
-    w = np.random.default_rng(11).random((120, 90))
+@pytest.mark.parametrize("seed", [11, 12])
+def test_converged_means_little_left_to_gain(solver, seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    w = rng.standard_normal((120, 90)) if solver is semi_nmf else rng.random((120, 90))
     tol = 1e-4
     res = solver(w, 8, tol=tol)
     assert res.converged and res.iterations < 200
     assert len(res.history) == res.iterations + 1
-    more = solver(w, 8, tol=0.0, max_iter=res.iterations + HORIZON)  # tol = 0: the same start, HORIZON more iterations
-    assert res.rel_error - more.rel_error < 3 * tol * res.rel_error
+    x1, x2 = np.ascontiguousarray(res.F.T), res.G.copy()
+    more = solve(w, x1, x2, 0.5 * residual_sq(w, x1, x2)[0], nonneg1=solver is nonneg_nmf, tol=0.0, max_iter=HORIZON)
+    more_error = math.sqrt(residual_sq(w, more.x1, more.x2)[0]) / np.linalg.norm(w)
+    assert len(more.history) == HORIZON + 1  # tol = 0: it ran them all
+    assert res.rel_error - more_error < CONTINUATION_BOUND * tol * res.rel_error
     capped = solver(w, 8, tol=0.0, max_iter=7)
     assert capped.iterations == 7 and not capped.converged
 

@@ -8,10 +8,18 @@ role: f(X1, X2) = ½‖W − X1ᵀ X2‖F². A step moves both at once,
 with H = JᵀJ the Gauss–Newton matrix of the residual's Jacobian J(d1, d2) = d1ᵀ X2 + X1ᵀ d2, B its
 block diagonal (Q1 = X2 X2ᵀ acting on d1, Q2 = X1 X1ᵀ on d2) and ∇ᴾ the projected gradient. A
 variable is free unless it sits at 0 with a non-negative gradient, where descent would take it
-below 0 (Bertsekas 1982, projected Newton). For λ → ∞ the step is a damped alternating-least-squares step, for λ → 0 a Gauss–Newton
-step, which also moves along the directions that couple F and G — the ones alternating methods
-(HALS, ANLS, multiplicative updates) crawl along, and the reason they stall far from the answer on
-exact low-rank inputs. λ follows the ratio ρ of actual to predicted decrease (Nielsen 1999).
+below 0 (Bertsekas 1982, projected Newton); a step that projection would change too much is solved
+again with the variables it takes below 0 held there (:func:`_step`). For λ → ∞ the step is a damped
+alternating-least-squares step, for λ → 0 a Gauss–Newton step, which also moves along the
+directions that couple F and G — the ones alternating methods (HALS, ANLS, multiplicative updates)
+crawl along, and the reason they stall far from the answer on exact low-rank inputs. λ follows the
+ratio ρ of actual to predicted decrease (Nielsen 1999).
+
+Where many variables sit at their bounds the projected model can miss decrease an exact block
+update finds, so the solver also makes block passes (:mod:`weightlens.nmf_hals`: X1 by least
+squares when free or HALS, then X2 by HALS, each an exact minimization over its block): whenever a
+Gauss–Newton step lowered f by less (relative) than the last pass did, and whenever the model
+finds no step.
 
 Cost
 ----
@@ -51,18 +59,17 @@ projected-gradient step of length 1/‖Q‖2 per block would bring. That first-o
 stop the solver by itself: along the coupled directions a gradient step gains almost nothing
 while a Gauss–Newton step still gains a lot. So the solver stops ("converged") when
 
-* the decrease its model predicts for the next step, −⟨∇ᴾ, d⟩ − ½⟨d, H d⟩ — the projected
-  gradient measured in the inverse of the damped Gauss–Newton matrix, which sees those
-  directions — would lower e by less than tol/HORIZON (relative): by less than tol over the next
-  HORIZON steps at that rate; the prediction is made with λ ≤ LAMBDA_TRUST, since a strongly
-  damped step predicts little because it is short; or
-* κ is below its rounding level √(max(m,n)·k)·eps (the gradient is a difference of products of
-  length max(m, n)), or the predicted decrease is below the rounding of the change and the
-  residuals show no decrease: a KKT point to working precision; or
-* e = 0.
+* e = 0, or κ ≤ k·eps of the compute dtype: the gradient's rounding is about eps·‖X‖F‖W‖F
+  (each entry a product of length max(m, n), probabilistic rounding: Higham & Mary 2019), which
+  is ≤ √k·eps·‖X‖2‖W‖F in κ's units — below that κ is rounding; or
+* the model finds nothing worth a step — the decrease it predicts for the next one,
+  −⟨∇ᴾ, d⟩ − ½⟨d, H d⟩ (the projected gradient measured in the inverse of the damped Gauss–Newton
+  matrix, which sees the coupled directions), would lower e by less than tol/HORIZON (relative),
+  at λ ≤ LAMBDA_TRUST since a strongly damped step predicts little because it is short; or no step
+  it proposes lowers the residual at working precision — and HORIZON block passes made since then
+  lowered e by less than tol (relative) in all.
 
-Otherwise it stops after ``max_iter`` iterations, or when a step is rejected at LAMBDA_MAX (not
-converged).
+Otherwise it stops after ``max_iter`` iterations (not converged).
 """
 
 from __future__ import annotations
@@ -110,7 +117,7 @@ LAMBDA_START = 1.0
 LAMBDA_MIN = 1e-12
 LAMBDA_MAX = 1e12
 """Levenberg–Marquardt damping, relative to the block diagonal B. A step rejected at LAMBDA_MAX
-means no step the model proposes lowers the error at working precision: the solver stops there."""
+means no step the model proposes lowers the error at working precision: block passes take over."""
 
 
 def dot64(a: np.ndarray, b: np.ndarray) -> float:
