@@ -1,26 +1,35 @@
-"""weightlens' NMF (HALS) against scikit-learn's NMF(solver="cd"), side by side.
+"""weightlens' NMF against scikit-learn's NMF (solver="cd" and solver="mu"), and its semi-NMF against the previous solver.
 
-    python bench/nmf_bench.py [--reps N] [--cases 512x512,2048x2048,4096x1024] [--out DIR]
+    python bench/nmf_bench.py [--reps N] [--cases issue,dense-1000,planted-2048,...] [--out DIR]
+    python bench/run.py nmf        (the same with the defaults; `make bench` runs every benchmark)
 
-Matrices: planted non-negative rank-32 (weightlens.testing.nonneg_low_rank, normalized to mean 1)
-plus uniform noise in [0, 0.1): a low-rank signal the factorization should find, and a noise
-floor it cannot go below. float64, rank k = 32 for both libraries.
+Classic NMF (F, G ≥ 0), float64, on the same matrices for every solver:
 
-Three comparisons per matrix, each the median of ``--reps`` runs, the two libraries interleaved:
+- ``issue``: exactly rank 8, 300×200, dense uniform factors (issue 17's example: the previous
+  accelerated HALS reported 0.009 after 200 iterations, scikit-learn's cd 0.011).
+- ``dense-1000``: the same construction at 1000×800, rank 8.
+- ``planted-2048``, ``planted-4096``: exactly rank 32 (2048×2048) and rank 64 (4096×4096) with
+  sparse exponential factors (weightlens.testing.nonneg_low_rank), the issue's goal size.
+- ``noisy-2048``: planted rank 32, normalized to mean 1, plus uniform noise in [0, 0.1): a floor
+  no rank-32 factorization goes below.
+- ``abs-gauss-1024``: |W| of a 1024×1024 Gaussian at rank 32: no low-rank structure at all, the
+  large-residual regime of ``--nmf-mode abs`` on real weights.
 
-1. Same settings: tol = 1e-4, max_iter = 200, NNDSVDa start for both. The two stopping rules
-   differ (scikit-learn: projected-gradient norm below tol times its first value; weightlens:
-   relative error decrease below tol over 10 iterations), so errors and times both differ.
-2. Time to scikit-learn's error: weightlens with tol = 0 and the fewest iterations that bring its
-   error within 1% of (1.). This is the issue's goal: error within 1% at <= 0.5x the time.
-3. The same against scikit-learn run for all 200 iterations (tol = 0): a much lower error, which
-   weightlens must also reach within 1%.
+scikit-learn runs with init="nndsvda", tol=1e-4, max_iter=200 (its defaults but the start), and,
+on the two small exact cases, also with max_iter=2000, tol=0 — more iterations do not make it
+converge. weightlens runs nonneg_nmf with its defaults (tol=1e-4, max_iter=200, NNDSVDa start).
+Every solver's error is ‖W − FG‖F/‖W‖F from the residual and its KKT residual κ is computed by the
+same function (weightlens.linalg.nmf_newton.factor_kkt), outside the timings.
 
-BLAS runs single-threaded for both and times are CPU times of the process (the machine is
-shared: wall-clock time there also counts waiting for a core, and multi-threaded BLAS timings
-are noise). Errors are ‖W − FG‖F/‖W‖F computed outside the timings. Peak RSS is measured by
-``/usr/bin/time -v`` on one same-settings fit per library in a child process, next to a child that
-only builds the matrix. Results go to OUT/nmf.json and OUT/nmf.md.
+Semi-NMF (F signed, G ≥ 0) has no scikit-learn counterpart; it is measured against the solver
+weightlens shipped before (tests/nmf_previous.py: exact least squares for F, accelerated HALS
+for G), at the pass's precision, on every matrix of sample_weights/tiny_model (BF16 → float32) at
+the pass's default rank, and on Gaussian and geometric-spectrum 1024×1024 float64 matrices.
+
+BLAS runs single-threaded for everyone and times are CPU seconds of the process (a shared machine
+makes wall time count waits for a core), the median of ``--reps`` runs, the solvers interleaved
+within each repetition. Peak RSS is /usr/bin/time -v of a child process that builds the matrix and
+runs one fit, next to one that only builds it. Results go to OUT/nmf.json and OUT/nmf.md.
 """
 
 from __future__ import annotations
@@ -45,110 +54,147 @@ import numpy as np  # noqa: E402  # after the BLAS thread variables are set
 import scipy  # noqa: E402  # after the BLAS thread variables are set
 from benchutil import machine  # noqa: E402  # after the BLAS thread variables are set
 
-from weightlens.linalg.nmf import nonneg_nmf  # noqa: E402  # after the BLAS thread variables are set
-from weightlens.testing import nonneg_low_rank  # noqa: E402  # after the BLAS thread variables are set
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))  # tests.nmf_previous: the previous semi-NMF solver
 
-K = 32
+from tests.nmf_previous import semi_nmf_previous  # noqa: E402  # needs the repository root on sys.path
+from weightlens.checkpoint import open_checkpoint  # noqa: E402  # after the BLAS thread variables are set
+from weightlens.checkpoint.reader import read_tensor  # noqa: E402  # after the BLAS thread variables are set
+from weightlens.linalg.nmf import NMFResult, nonneg_nmf, semi_nmf  # noqa: E402  # after the BLAS thread variables are set
+from weightlens.linalg.nmf_newton import factor_kkt  # noqa: E402  # after the BLAS thread variables are set
+from weightlens.testing import nonneg_low_rank, with_spectrum  # noqa: E402  # after the BLAS thread variables are set
+
 TOL = 1e-4
 MAX_ITER = 200
-WITHIN = 1.01
-DEFAULT_CASES = "512x512,2048x2048,4096x1024"
-HERE = Path(__file__).resolve().parent
+LONG_ITER = 2000
+CASES = {
+    "issue": (300, 200, 8),
+    "dense-1000": (1000, 800, 8),
+    "planted-2048": (2048, 2048, 32),
+    "planted-4096": (4096, 4096, 64),
+    "noisy-2048": (2048, 2048, 32),
+    "abs-gauss-1024": (1024, 1024, 32),
+}
+LONG_CASES = ("issue", "dense-1000")
 
 
-def planted(m: int, n: int, seed: int = 0) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    w = nonneg_low_rank(rng, m, n, K)
-    w /= w.mean()
-    w += 0.1 * rng.random((m, n))
-    return w
+def matrix(case: str) -> tuple[np.ndarray, int]:
+    """The case's matrix (float64, deterministic) and rank."""
+    m, n, k = CASES[case]
+    rng = np.random.default_rng(17)
+    if case in ("issue", "dense-1000"):
+        return rng.random((m, k)) @ rng.random((k, n)), k
+    if case.startswith("planted"):
+        return nonneg_low_rank(rng, m, n, k), k
+    if case.startswith("noisy"):
+        w = nonneg_low_rank(rng, m, n, k)
+        w /= w.mean()
+        w += 0.1 * rng.random((m, n))
+        return w, k
+    return np.abs(rng.standard_normal((m, n))), k
 
 
 def rel_error(w: np.ndarray, f: np.ndarray, g: np.ndarray) -> float:
     return float(np.linalg.norm(w - f @ g) / np.linalg.norm(w))
 
 
-def sklearn_fit(w: np.ndarray, tol: float, max_iter: int) -> tuple[float, int]:
+def fit(which: str, w: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray, int, bool | None]:
+    """(F, G, iterations, converged) of one solver; converged is None where the solver does not say."""
+    if which == "weightlens":
+        res = nonneg_nmf(w, k, tol=TOL, max_iter=MAX_ITER, seed=0)
+        return res.F, res.G, res.iterations, res.converged
     from sklearn.decomposition import NMF
 
-    model = NMF(n_components=K, solver="cd", init="nndsvda", tol=tol, max_iter=max_iter, random_state=0)
+    solver, _, long = which.partition(" ")
+    tol, max_iter = (0.0, LONG_ITER) if long else (TOL, MAX_ITER)
+    model = NMF(n_components=k, solver=solver.removeprefix("sklearn-"), init="nndsvda", tol=tol, max_iter=max_iter, random_state=0)
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # ConvergenceWarning when max_iter is reached
+        warnings.simplefilter("ignore")  # ConvergenceWarning at max_iter
         f = model.fit_transform(w)
-    return rel_error(w, f, model.components_), int(model.n_iter_)
-
-
-def ours_fit(w: np.ndarray, tol: float, max_iter: int) -> tuple[float, int, np.ndarray]:
-    res = nonneg_nmf(w, K, tol=tol, max_iter=max_iter, seed=0)
-    return res.rel_error, res.iterations, res.history
+    return f, model.components_, int(model.n_iter_), None
 
 
 def timed(fn: Callable[[], object]) -> tuple[float, object]:
-    """CPU time of the process (BLAS is single-threaded, so this is the work done; on a shared
-    machine wall-clock time also counts the waits for a core), and the result."""
+    """CPU time of the process (BLAS is single-threaded, so this is the work done) and the result."""
     t0 = time.process_time()
     out = fn()
     return time.process_time() - t0, out
 
 
-def iterations_to_reach(history: np.ndarray, target: float) -> int | None:
-    hit = np.flatnonzero(history <= target)
-    return int(hit[0]) if hit.size else None
+def solvers(case: str) -> list[str]:
+    out = ["weightlens", "sklearn-cd", "sklearn-mu"]
+    return out + ["sklearn-cd long"] if case in LONG_CASES else out
 
 
-def compare(w: np.ndarray, reps: int, sk_tol: float, our_same: dict | None) -> dict:
-    """Median times of scikit-learn (tol = sk_tol) and of weightlens stopped at its error × 1.01."""
-    sk_times, sk_out = [], None
-    for _ in range(reps):
-        t, sk_out = timed(lambda: sklearn_fit(w, sk_tol, MAX_ITER))
-        sk_times.append(t)
-    sk_err, sk_iter = sk_out  # type: ignore[misc]  # timed() returns (seconds, result); result is sklearn_fit's pair
-    history = our_same["history"] if our_same else ours_fit(w, 0.0, MAX_ITER)[2]
-    target = WITHIN * sk_err
-    iters = iterations_to_reach(history, target)
-    row = {"sklearn_error": sk_err, "sklearn_iterations": sk_iter, "sklearn_time": statistics.median(sk_times), "target": target}
-    if iters is None:
-        row.update(ours_iterations=None, ours_error=None, ours_time=None, time_ratio=None, error_ratio=None)
-        return row
-    our_times, err = [], None
-    for _ in range(reps):
-        t, (err, _, _) = timed(lambda: ours_fit(w, 0.0, iters))  # type: ignore[misc]  # timed() returns (seconds, result); result is ours_fit's triple
-        our_times.append(t)
-    row.update(
-        ours_iterations=iters,
-        ours_error=err,
-        ours_time=statistics.median(our_times),
-        error_ratio=err / sk_err,
-        time_ratio=statistics.median(our_times) / statistics.median(sk_times),
-    )
-    return row
+def nonneg_case(case: str, reps: int) -> dict:
+    w, k = matrix(case)
+    times: dict[str, list[float]] = {s: [] for s in solvers(case)}
+    results: dict[str, tuple] = {}
+    for rep in range(reps):
+        order = solvers(case)
+        order = order[rep % len(order) :] + order[: rep % len(order)]  # rotate who runs first
+        for which in order:
+            t, results[which] = timed(lambda which=which: fit(which, w, k))
+            times[which].append(t)
+    rows = {}
+    for which, (f, g, iterations, converged) in results.items():
+        rows[which] = {
+            "error": rel_error(w, f, g),
+            "kkt": factor_kkt(w, f.T, g, nonneg1=True),
+            "iterations": iterations,
+            "converged": converged,
+            "time": statistics.median(times[which]),
+        }
+    rss = {which: peak_rss_mib(which, case) for which in ("none", "weightlens", "sklearn-cd", "sklearn-mu")}
+    return {"case": case, "shape": CASES[case], "rows": rows, "rss_mib": rss}
 
 
-def same_settings(w: np.ndarray, reps: int) -> dict:
-    ours_t, sk_t = [], []
-    ours = sk = None
-    for _ in range(reps):
-        t, ours = timed(lambda: ours_fit(w, TOL, MAX_ITER))
-        ours_t.append(t)
-        t, sk = timed(lambda: sklearn_fit(w, TOL, MAX_ITER))
-        sk_t.append(t)
-    (oe, oi, hist), (se, si) = ours, sk  # type: ignore[misc]  # the pairs and triple returned by the fits, as above
+def semi_matrices() -> list[tuple[str, np.ndarray, int]]:
+    """The shipped model's matrices (float32, as the pass runs BF16) and two float64 1024² matrices."""
+    out = []
+    for t in open_checkpoint(HERE.parent / "sample_weights" / "tiny_model").tensors:
+        if len(t.shape) == 2:
+            w = read_tensor(t)
+            out.append((t.name, w, max(1, min(32, min(w.shape) // 2))))
+    rng = np.random.default_rng(17)
+    out.append(("gaussian-1024", rng.standard_normal((1024, 1024)) / 32, 32))
+    out.append(("geometric-1024", with_spectrum(rng, 1024, 1024, np.geomspace(1, 1e-3, 1024)), 32))
+    return out
+
+
+def semi_row(name: str, w: np.ndarray, k: int, reps: int) -> dict:
+    """Both semi-NMF solvers on one matrix, interleaved (alternating who runs first)."""
+    sigma = np.linalg.svd(w.astype(np.float64), compute_uv=False)
+    runs = {"new": lambda: semi_nmf(w, k, sigma=sigma, seed=(0, k)), "old": lambda: semi_nmf_previous(w, k, sigma=sigma, seed=(0, k))}
+    times: dict[str, list[float]] = {"new": [], "old": []}
+    out: dict[str, object] = {}
+    for rep in range(reps):
+        for label in ("new", "old") if rep % 2 == 0 else ("old", "new"):
+            t, out[label] = timed(runs[label])
+            times[label].append(t)
+    new, old = out["new"], out["old"]
+    assert isinstance(new, NMFResult) and isinstance(old, float)
     return {
-        "ours_error": oe,
-        "ours_iterations": oi,
-        "ours_time": statistics.median(ours_t),
-        "sklearn_error": se,
-        "sklearn_iterations": si,
-        "sklearn_time": statistics.median(sk_t),
-        "error_ratio": oe / se,
-        "time_ratio": statistics.median(ours_t) / statistics.median(sk_t),
-        "history": hist,
+        "name": name,
+        "shape": list(w.shape),
+        "dtype": str(w.dtype),
+        "k": k,
+        "error": new.rel_error,
+        "iterations": new.iterations,
+        "previous_error": old,
+        "ratio": new.rel_error / old if old > 0 else 1.0,
+        "time": statistics.median(times["new"]),
+        "previous_time": statistics.median(times["old"]),
     }
 
 
-def peak_rss_mib(which: str, m: int, n: int) -> float | None:
+def semi_cases(reps: int) -> list[dict]:
+    return [semi_row(name, w, k, reps) for name, w, k in semi_matrices()]
+
+
+def peak_rss_mib(which: str, case: str) -> float | None:
     """Peak RSS of a child process that builds the matrix and runs one fit ("none": no fit)."""
-    cmd = ["/usr/bin/time", "-v", sys.executable, str(Path(__file__).resolve()), "--child", which, f"{m}x{n}"]
+    cmd = ["/usr/bin/time", "-v", sys.executable, str(Path(__file__).resolve()), "--child", which, case]
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, check=True)
     except (OSError, subprocess.CalledProcessError) as e:
@@ -158,93 +204,84 @@ def peak_rss_mib(which: str, m: int, n: int) -> float | None:
     return int(match.group(1)) / 1024 if match else None
 
 
-def child(which: str, m: int, n: int) -> None:
-    w = planted(m, n)
-    if which == "ours":
-        ours_fit(w, TOL, MAX_ITER)
-    elif which == "sklearn":
-        sklearn_fit(w, TOL, MAX_ITER)
+def child(which: str, case: str) -> None:
+    w, k = matrix(case)
+    if which != "none":
+        fit(which, w, k)
 
 
 def fmt(x: float | None, spec: str) -> str:
     return "—" if x is None else format(x, spec)
 
 
-def markdown(results: list[dict], meta: dict) -> str:
+LABELS = {"weightlens": "weightlens", "sklearn-cd": "scikit-learn cd", "sklearn-mu": "scikit-learn mu", "sklearn-cd long": f"scikit-learn cd, {LONG_ITER} its, tol 0"}
+
+
+def markdown(nonneg: list[dict], semi: list[dict], meta: dict) -> str:
     lines = [
-        f"k = {K}, tol = {TOL:g}, max_iter = {MAX_ITER}, float64, NNDSVDa start, single-threaded BLAS, CPU times; "
-        f"median of {meta['reps']} runs. {meta['machine']}; numpy {meta['numpy']}, scipy {meta['scipy']}, "
-        f"scikit-learn {meta['sklearn']}.",
+        f"float64, NNDSVDa start, tol = {TOL:g}, max_iter = {MAX_ITER}; single-threaded BLAS, CPU seconds, median of {meta['reps']} runs. "
+        f"{meta['machine']}; numpy {meta['numpy']}, scipy {meta['scipy']}, scikit-learn {meta['sklearn']}.",
         "",
-        "Same settings (each library's own stopping rule):",
+        "| matrix | k | solver | error | KKT κ | its | time | time / weightlens |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for c in nonneg:
+        m, n, k = c["shape"]
+        ours = c["rows"]["weightlens"]["time"]
+        for which, r in c["rows"].items():
+            conv = "" if r["converged"] is None else (" ✓" if r["converged"] else " (max)")
+            lines.append(f"| {c['case']} {m}×{n} | {k} | {LABELS[which]} | {r['error']:.4e} | {r['kkt']:.1e} | {r['iterations']}{conv} | {r['time']:.2f} s | {r['time'] / ours:.2f} |")
+    lines += ["", "Peak RSS (MiB; the matrix alone in the first column):", "", "| matrix | matrix only | weightlens | scikit-learn cd | scikit-learn mu |", "|---|---|---|---|---|"]
+    for c in nonneg:
+        r = c["rss_mib"]
+        lines.append(f"| {c['case']} | {fmt(r['none'], '.0f')} | {fmt(r['weightlens'], '.0f')} | {fmt(r['sklearn-cd'], '.0f')} | {fmt(r['sklearn-mu'], '.0f')} |")
+    if not semi:
+        return "\n".join(lines) + "\n"
+    lines += [
         "",
-        "| matrix | weightlens error | its | time | scikit-learn error | its | time | error ratio | time ratio |",
+        "Semi-NMF against the previous solver (same start, same σ):",
+        "",
+        "| matrix | dtype | k | error | previous | ratio | its | time | previous |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
-    for r in results:
-        s = r["same"]
+    for r in semi:
         lines.append(
-            f"| {r['case']} | {s['ours_error']:.5f} | {s['ours_iterations']} | {s['ours_time']:.2f} s | {s['sklearn_error']:.5f} | "
-            f"{s['sklearn_iterations']} | {s['sklearn_time']:.2f} s | {s['error_ratio']:.3f} | {s['time_ratio']:.2f} |"
+            f"| {r['name']} {r['shape'][0]}×{r['shape'][1]} | {r['dtype']} | {r['k']} | {r['error']:.5g} | {r['previous_error']:.5g} | {r['ratio']:.4f} | {r['iterations']} | {r['time']:.2f} s | {r['previous_time']:.2f} s |"
         )
-    for key, title in (
-        ("to_default", "Time for weightlens to come within 1% of scikit-learn's error at its default stopping (tol = 1e-4):"),
-        ("to_full", "Time for weightlens to come within 1% of scikit-learn's error after all 200 iterations (tol = 0):"),
-    ):
-        lines += [
-            "",
-            title,
-            "",
-            "| matrix | scikit-learn error | its | time | weightlens error | its | time | error ratio | time ratio |",
-            "|---|---|---|---|---|---|---|---|---|",
-        ]
-        for r in results:
-            c = r[key]
-            lines.append(
-                f"| {r['case']} | {c['sklearn_error']:.5f} | {c['sklearn_iterations']} | {c['sklearn_time']:.2f} s | "
-                f"{fmt(c['ours_error'], '.5f')} | {fmt(c['ours_iterations'], 'd')} | {fmt(c['ours_time'], '.2f')} s | "
-                f"{fmt(c['error_ratio'], '.3f')} | {fmt(c['time_ratio'], '.2f')} |"
-            )
-    lines += ["", "Peak RSS (MiB, /usr/bin/time -v; the matrix alone in the first column):", ""]
-    lines += ["| matrix | matrix only | weightlens | scikit-learn |", "|---|---|---|---|"]
-    for r in results:
-        rss = r["rss_mib"]
-        lines.append(f"| {r['case']} | {fmt(rss['none'], '.0f')} | {fmt(rss['ours'], '.0f')} | {fmt(rss['sklearn'], '.0f')} |")
+    ratios = [r["ratio"] for r in semi]
+    lines += ["", f"Semi-NMF error ratio new/previous: min {min(ratios):.4f}, median {statistics.median(ratios):.4f}, max {max(ratios):.4f}; total time {sum(r['time'] for r in semi):.1f} s vs {sum(r['previous_time'] for r in semi):.1f} s."]
     return "\n".join(lines) + "\n"
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--reps", type=int, default=3, help="runs per measurement (median reported; >= 3)")
-    ap.add_argument("--cases", default=DEFAULT_CASES, help="comma-separated MxN shapes")
+    ap.add_argument("--cases", default=",".join(CASES), help=f"comma-separated, from {', '.join(CASES)}")
+    ap.add_argument("--no-semi", action="store_true", help="skip the semi-NMF comparison")
     ap.add_argument("--out", type=Path, default=HERE / "out")
-    ap.add_argument("--child", nargs=2, metavar=("WHICH", "MxN"), help=argparse.SUPPRESS)
+    ap.add_argument("--child", nargs=2, metavar=("WHICH", "CASE"), help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
-        m, n = map(int, args.child[1].split("x"))
-        child(args.child[0], m, n)
+        child(*args.child)
         return 0
     try:
         import sklearn
     except ImportError:
         print("nmf bench: scikit-learn is needed (pip install -e '.[bench]')", file=sys.stderr)
         return 2
+    unknown = [c for c in args.cases.split(",") if c not in CASES]
+    if unknown:
+        print(f"nmf bench: unknown case {unknown[0]!r}; expected some of {', '.join(CASES)}", file=sys.stderr)
+        return 2
     meta = {"reps": args.reps, "machine": machine(), "numpy": np.__version__, "scipy": scipy.__version__, "sklearn": sklearn.__version__}
-    results = []
+    nonneg = []
     for case in args.cases.split(","):
-        m, n = map(int, case.split("x"))
-        w = planted(m, n)
-        print(f"{case}: same settings ...", flush=True)
-        same = same_settings(w, args.reps)
-        print(f"{case}: time to scikit-learn's errors ...", flush=True)
-        to_default = compare(w, args.reps, TOL, same)
-        to_full = compare(w, args.reps, 0.0, None)
-        rss = {which: peak_rss_mib(which, m, n) for which in ("none", "ours", "sklearn")}
-        same.pop("history")
-        results.append({"case": f"{m}×{n}", "same": same, "to_default": to_default, "to_full": to_full, "rss_mib": rss})
+        print(f"nmf bench: {case} ...", flush=True)
+        nonneg.append(nonneg_case(case, args.reps))
+    semi = [] if args.no_semi else semi_cases(args.reps)
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "nmf.json").write_text(json.dumps({"meta": meta, "results": results}, indent=2) + "\n")
-    text = markdown(results, meta)
+    (args.out / "nmf.json").write_text(json.dumps({"meta": meta, "nonneg": nonneg, "semi": semi}, indent=2) + "\n")
+    text = markdown(nonneg, semi, meta)
     (args.out / "nmf.md").write_text(text)
     print(text)
     return 0

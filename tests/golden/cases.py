@@ -27,7 +27,8 @@ SINGLE_FILES = ["bf16", "conv", "f16", "f8", "ill_conditioned", "low_rank", "nan
 
 CASES: dict[str, list[str]] = {
     "analyze_tiny_model": ["analyze", f"{S}/tiny_model", "-f", "json"],
-    "analyze_samples_all_passes": ["analyze", *(f"{S}/{n}.safetensors" for n in SINGLE_FILES), "--passes", "all", "-f", "json"],
+    # nmf is left out: an iterative solver's last digits follow the BLAS kernel, and no record bounds them (tests/test_nmf_solver.py checks it against references)
+    "analyze_samples": ["analyze", *(f"{S}/{n}.safetensors" for n in SINGLE_FILES), "-f", "json"],
     "analyze_adapter": ["analyze", f"{S}/adapter", "--passes", "all", "-f", "json"],
     "diff_tuned": ["diff", f"{S}/diff/base.safetensors", f"{S}/diff/tuned.safetensors", "-f", "json"],
     "diff_adapter": ["diff", f"{S}/diff/base.safetensors", f"{S}/adapter", "-f", "json"],

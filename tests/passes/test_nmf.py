@@ -180,6 +180,7 @@ def test_shipped_schema_declares_the_nmf_fields() -> None:
         "svd_rank_equivalent",
         "iterations",
         "converged",
+        "kkt_residual",
     }
     assert props["nmf_skipped"]["type"] == ["string", "null"]
 

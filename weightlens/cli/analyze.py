@@ -80,7 +80,7 @@ def analyze_cmd(
         help="semi: F signed, G ≥ 0 (for signed weights); nonneg: F, G ≥ 0 (for W ≥ 0; signed matrices are skipped); abs: nonneg NMF of |W|; auto: nonneg for W ≥ 0, semi otherwise.",
     ),
     nmf_max_iter: int = typer.Option(200, "--nmf-max-iter", min=1, help="Maximum NMF iterations."),
-    nmf_tol: float = typer.Option(1e-4, "--nmf-tol", help="NMF stops when its error decreased by less than this (relative) over 10 iterations."),
+    nmf_tol: float = typer.Option(1e-4, "--nmf-tol", help="NMF stops when its Gauss–Newton model predicts the error to fall by less than this (relative) over the next 10 steps, or at a KKT point to working precision."),
     seed: int = typer.Option(0, "--seed", min=0, help="Seed of the randomized NMF starts; same seed, same report."),
     quiet: bool = QUIET,
 ) -> None:

@@ -1,37 +1,46 @@
 """Rank-k non-negative factorizations W ≈ F·G, in numpy/scipy, without ever forming F·G.
 
-Two problems, one set of building blocks:
+Two problems, one solver (:mod:`weightlens.linalg.nmf_newton`: projected Gauss–Newton with
+Levenberg–Marquardt damping, steps solved by preconditioned conjugate gradients, exact block passes
+where the model finds no step):
 
-* :func:`semi_nmf` — F signed, G ≥ 0 (Ding, Li & Jordan 2010), for signed weights. F is the exact
-  least-squares solution given G; G is updated by HALS. It starts from the truncated SVD of rank
-  k−1 written as an exact rank-k semi-NMF (:func:`semi_nmf_init`), so its error is never above
-  the SVD's rank-(k−1) error.
-* :func:`nonneg_nmf` — classic NMF, F ≥ 0 and G ≥ 0, both updated by HALS (Cichocki & Phan 2009)
-  with repeated inner sweeps (Gillis & Glineur 2012), started from NNDSVDa (Boutsidis &
+* :func:`semi_nmf` — F signed, G ≥ 0 (Ding, Li & Jordan 2010), for signed weights. It starts from
+  the truncated SVD of rank k−1 written as an exact rank-k semi-NMF (:func:`semi_nmf_init`), so its
+  error is never above the SVD's rank-(k−1) error.
+* :func:`nonneg_nmf` — classic NMF, F ≥ 0 and G ≥ 0, started from NNDSVDa (Boutsidis &
   Gallopoulos 2008, zeros filled with mean(W)).
+
+Why not alternating updates
+---------------------------
+HALS, ANLS and multiplicative updates move one factor with the other fixed. On exact low-rank
+non-negative inputs the error then falls sublinearly: the factors must also move along directions
+that change F and G together while leaving F·G nearly unchanged, which no one-factor step sees.
+(Rank-8 300×200 with dense factors: accelerated HALS 0.009 after 200 iterations, scikit-learn's cd
+0.011, ANLS 0.007 after 100, accelerated HALS with extrapolation (Ang & Gillis 2019) 0.004.) A
+Gauss–Newton step moves both factors at once and reaches 1e-14 there (bench/nmf_bench.py; README,
+"NMF compression error").
 
 Cost
 ----
-Each iteration multiplies W by a k-row block twice (G Wᵀ or its least-squares use, and Fᵀ W:
-O(mnk), BLAS-3); everything else is O((m+n)k²). The error is read from those products,
-
-    ‖W − FG‖F² = ‖W‖F² − 2⟨Fᵀ W, G⟩ + ⟨FᵀF, G Gᵀ⟩,
-
-accumulated in float64 and clamped at 0; F·G (m×n) is never formed. The factors are kept as
-Fᵀ (k×m) and G (k×n), C-contiguous, so every HALS update touches a contiguous row.
+Each iteration multiplies W by a k-row block twice (G Wᵀ and Fᵀ W: O(mnk), BLAS-3); the
+conjugate-gradient iterations cost O((m+n)k²) each. The factors are kept as Fᵀ (k×m) and G (k×n),
+C-contiguous.
 
 Accuracy of the reported error
 ------------------------------
-The expanded formula cancels: it cannot resolve a relative error below about sqrt(eps) of the
-dtype the products ran in (1e-8 in float64, 3e-4 in float32). It steers the iterations; the error
-returned is evaluated once at the end from the residual itself, R = W − F G in float64, one block
-of rows (≈ 8 MB) at a time — O(mnk) once, accurate to rounding, and still no m×n product in memory.
+The expansion ‖W − FG‖F² = ‖W‖F² − 2⟨Fᵀ W, G⟩ + ⟨FᵀF, G Gᵀ⟩ cancels: it cannot resolve a relative
+error below about sqrt(eps) of the dtype the products ran in (1e-8 in float64, 3e-4 in float32). The
+solver never uses it (it tracks the change of each step, see :mod:`weightlens.linalg.nmf_newton`); the
+error returned is evaluated once at the end from the residual itself, R = W − F G in float64, one
+block of rows (≈ 8 MB) at a time — O(mnk) once, accurate to rounding, and still no m×n product in
+memory.
 
 Stopping rule
 -------------
-After iteration t ≥ 10, stop ("converged") when the relative error e_t decreased by less than
-``tol`` relative over the last 10 iterations, e_{t−10} − e_t < tol·e_{t−10}, or when e_t = 0;
-otherwise stop after ``max_iter`` iterations (not converged).
+Converged: the relative KKT residual κ (:func:`weightlens.linalg.nmf_newton.kkt_residual`) is at its
+rounding level, or the error is 0, or neither the Gauss–Newton model nor 10 exact block passes lower
+the error by ``tol`` (relative); otherwise the solver stops after ``max_iter`` iterations (not
+converged). Details in :mod:`weightlens.linalg.nmf_newton`.
 """
 
 from __future__ import annotations
@@ -46,13 +55,11 @@ import numpy as np
 import scipy.linalg
 
 from weightlens.linalg import blas
-from weightlens.linalg.elementwise import CHUNK, pow2_scale
+from weightlens.linalg.elementwise import pow2_scale
+from weightlens.linalg.nmf_newton import Solution, dot64, residual_sq, solve
 
 Seed = int | Sequence[int] | np.random.Generator
 """Anything :func:`numpy.random.default_rng` accepts."""
-
-WINDOW = 10
-"""Iterations over which the relative decrease of the error is measured."""
 
 OVERSAMPLE = 10
 """Extra columns of the randomized range finder (Halko, Martinsson & Tropp 2011)."""
@@ -63,16 +70,6 @@ MAX_POWER_ITERS = 30
 NNDSVD_POWER_ITERS = 1
 """Subspace iterations behind the NNDSVD start: it only shapes the start, and one iteration is as
 good as more on the benchmarks (bench/nmf_bench.py)."""
-
-INNER_ALPHA = 0.5
-INNER_DELTA = 0.01
-ROW_OVERHEAD = 20_000
-"""Accelerated HALS (Gillis & Glineur 2012): sweeps over one factor repeat while their total cost
-stays below INNER_ALPHA times that of the product feeding them and each sweep still moves the
-factor by more than INNER_DELTA times the first (squared Frobenius norms). A row update is costed
-at N·(k+1) flops plus ROW_OVERHEAD, the interpreter's fixed cost of one update in flops, so small
-matrices do not spend their time in Python loops."""
-
 
 SINGLE_THREAD_BELOW = 1 << 24
 """Solves whose products W·(k-block) have fewer multiply-adds (m·n·k) than this run BLAS on one
@@ -90,10 +87,11 @@ class NMFResult:
     F : (m, k) left factor (signed for semi-NMF, ≥ 0 for NMF).
     G : (k, n) right factor, ≥ 0.
     rel_error : ‖W − FG‖F / ‖W‖F (0 for W = 0), from the residual in float64.
-    iterations : iterations run.
+    iterations : iterations run (steps tried; a rejected step leaves the factors unchanged).
     converged : the stopping rule was met before ``max_iter``.
-    history : relative error of the start (index 0) and after each iteration, from the expanded
-        formula in the compute dtype.
+    history : relative error of the start (index 0) and after each iteration, as the solver
+        tracked it (non-increasing).
+    kkt : relative KKT residual κ at the returned factors (:func:`weightlens.linalg.nmf_newton.kkt_residual`).
     """
 
     F: np.ndarray
@@ -102,6 +100,7 @@ class NMFResult:
     iterations: int
     converged: bool
     history: np.ndarray
+    kkt: float
 
 
 _Solver = TypeVar("_Solver", bound=Callable[..., NMFResult])
@@ -123,11 +122,6 @@ def _one_blas_thread_when_small(solver: _Solver) -> _Solver:
     return cast("_Solver", run)
 
 
-def _dot64(a: np.ndarray, b: np.ndarray) -> float:
-    """⟨a, b⟩ = Σ a_ij b_ij accumulated in float64."""
-    return float(np.einsum("ij,ij->", a, b, dtype=np.float64))
-
-
 def _prepare(w: np.ndarray, k: int, tol: float, max_iter: int) -> tuple[np.ndarray, float]:
     """Check the arguments; return W in its compute dtype (float64 stays, anything else runs in
     float32), divided by a power of two s only when its magnitude could overflow or underflow the
@@ -143,7 +137,7 @@ def _prepare(w: np.ndarray, k: int, tol: float, max_iter: int) -> tuple[np.ndarr
     if not 0.0 <= tol < 1.0:
         raise ValueError(f"tol: expected 0 <= tol < 1, got {tol!r}")
     dtype = np.dtype(np.float64 if w.dtype == np.float64 else np.float32)
-    max_abs = float(np.abs(w).max())
+    max_abs = max(float(w.max()), -float(w.min())) if w.size else 0.0  # |W| without a copy of W
     if not math.isfinite(max_abs):
         raise ValueError("W: expected finite values, got NaN or Inf")
     s = pow2_scale(max_abs)
@@ -187,7 +181,7 @@ def top_singular_triplets(
     """
     m, n = w.shape
     dtype = w.dtype
-    w_sq = _dot64(w, w)
+    w_sq = dot64(w, w)
     if r == 0:
         return np.zeros((m, 0), dtype), np.zeros(0, dtype), np.zeros((0, n), dtype), w_sq
     ell = min(r + OVERSAMPLE, m, n)
@@ -245,79 +239,6 @@ def nndsvda_init(u: np.ndarray, s: np.ndarray, vt: np.ndarray, fill: float) -> t
     return np.ascontiguousarray(ft), np.ascontiguousarray(g)
 
 
-def hals_sweeps(x: np.ndarray, a: np.ndarray, q: np.ndarray, max_sweeps: int) -> None:
-    """HALS for min_{X ≥ 0} ‖Z − Yᵀ X‖F, given A = Y Z (k×N) and Q = Y Yᵀ (k×k); X (k×N) in place.
-
-    A sweep sets row j ← max(0, X_j + (A_j − Q_j X) / Q_jj) for j = 1..k in turn, each the exact
-    minimizer over that row with the others fixed, so the objective never increases. Sweeps repeat
-    up to ``max_sweeps`` while one moves X by more than INNER_DELTA times the first did (squared
-    Frobenius norms). Rows whose Q_jj is below eps·max Q_ii (a numerically zero row of Y) are left
-alone: they do not affect Yᵀ X.
-    """
-    diag = np.diagonal(q).copy()
-    live = np.flatnonzero(diag > np.finfo(q.dtype).eps * diag.max())
-    d = diag[live][:, None]
-    rows = [(x[j], an, qn) for j, an, qn in zip(live, a[live] / d, q[live] / d, strict=True)]
-    buf = np.empty(x.shape[1], x.dtype)
-    first = 0.0
-    for sweep in range(max_sweeps):
-        before = x.copy()
-        for row, an, qn in rows:
-            np.subtract(an, qn @ x, out=buf)
-            row += buf
-            np.maximum(row, 0, out=row)
-        before -= x
-        moved = _dot64(before, before)
-        if sweep == 0:
-            first = moved
-        elif moved <= INNER_DELTA * first:
-            break
-
-
-def _max_sweeps(rows: int, other: int, k: int) -> int:
-    """Sweeps over a k×rows factor whose cost, k·(rows·(k+1) + ROW_OVERHEAD), stays within
-    INNER_ALPHA times that of the k·rows·other product feeding them; at least 1."""
-    rho = 1 + rows * other / (rows * (k + 1) + ROW_OVERHEAD)
-    return 1 + int(INNER_ALPHA * rho)
-
-
-def _least_squares_ft(ggt: np.ndarray, gwt: np.ndarray) -> np.ndarray:
-    """Fᵀ = (G Gᵀ)⁻¹ G Wᵀ, the minimizer of ‖W − F G‖F over F: by Cholesky, or by the
-    pseudo-inverse (minimum-norm minimizer) when G Gᵀ is singular."""
-    try:
-        return scipy.linalg.cho_solve((np.linalg.cholesky(ggt), True), gwt, check_finite=False)
-    except np.linalg.LinAlgError:
-        ft: np.ndarray = scipy.linalg.pinvh(ggt) @ gwt
-        return ft
-
-
-def residual_sq(w: np.ndarray, ft: np.ndarray, g: np.ndarray) -> tuple[float, float]:
-    """(‖W − F G‖F², ‖W‖F²) in float64 from the residual, one block of about 8 MB of rows at a time.
-
-    Costs one O(mnk) product; never holds more than a block of F G.
-    """
-    ft = ft.astype(np.float64)
-    g = g.astype(np.float64)
-    rows = max(1, CHUNK // w.shape[1])
-    res_sq = w_sq = 0.0
-    for start in range(0, w.shape[0], rows):
-        block = w[start : start + rows].astype(np.float64)
-        w_sq += _dot64(block, block)
-        block -= ft[:, start : start + rows].T @ g
-        res_sq += _dot64(block, block)
-    return res_sq, w_sq
-
-
-def _converged(history: list[float], tol: float) -> bool:
-    e = history[-1]
-    if e == 0.0:
-        return True
-    if len(history) <= WINDOW:
-        return False
-    old = history[-1 - WINDOW]
-    return old - e < tol * old
-
-
 def unscale(f: np.ndarray, g: np.ndarray, s: float) -> tuple[np.ndarray, np.ndarray]:
     """Factors of s·F·G, with the power of two s = 2^e split between them per component.
 
@@ -334,13 +255,21 @@ def unscale(f: np.ndarray, g: np.ndarray, s: float) -> tuple[np.ndarray, np.ndar
     return np.ldexp(f, a[None, :]), np.ldexp(g, (e - a)[:, None])
 
 
-def _result(w: np.ndarray, ft: np.ndarray, g: np.ndarray, s: float, history: list[float], converged: bool) -> NMFResult:
-    res_sq, w_sq = residual_sq(w, ft, g)
-    f = ft.T.copy()
+def _result(w: np.ndarray, sol: Solution, s: float) -> NMFResult:
+    res_sq, w_sq = residual_sq(w, sol.x1, sol.x2)
+    f, g = sol.x1.T.copy(), sol.x2
     if s != 1.0:
         f, g = unscale(f, g, s)
     rel_error = math.sqrt(res_sq / w_sq) if w_sq > 0 else 0.0
-    return NMFResult(f, g, rel_error, len(history) - 1, converged, np.array(history))
+    return NMFResult(f, g, rel_error, len(sol.history) - 1, sol.converged, np.array(sol.history), sol.kkt)
+
+
+def _solve(w: np.ndarray, ft: np.ndarray, g: np.ndarray, scale: float, *, nonneg_f: bool, tol: float, max_iter: int) -> NMFResult:
+    """Run the solver from (Fᵀ, G); W = 0 needs no iterations."""
+    res_sq, w_sq = residual_sq(w, ft, g)
+    if w_sq == 0.0:
+        return _result(w, Solution(ft, g, [0.0], 0.0, True), scale)
+    return _result(w, solve(w, ft, g, 0.5 * res_sq, nonneg1=nonneg_f, tol=tol, max_iter=max_iter), scale)
 
 
 @_one_blas_thread_when_small
@@ -359,7 +288,7 @@ def semi_nmf(
     ----------
     w : (m, n) finite float matrix; float64 runs in float64, other dtypes in float32.
     k : rank, 1 ≤ k ≤ min(m, n).
-    tol : stopping tolerance: relative decrease of the error over 10 iterations.
+    tol : stopping tolerance: the relative decrease of the error still to be found (module notes).
     max_iter : maximum iterations.
     seed : seed of the randomized start; same seed and input, same result.
     sigma : all singular values of W, if known (e.g. ``Spectrum.sigma``). They give the optimal
@@ -378,15 +307,13 @@ def semi_nmf(
     Notes
     -----
     Start: the rank-(k−1) truncated SVD U S Vᵀ (randomized, :func:`top_singular_triplets`) as an
-    exact rank-k semi-NMF (:func:`semi_nmf_init`), error e_0 = ‖W − U S Vᵀ‖F. Each iteration then
-    sets F = W Gᵀ (G Gᵀ)⁻¹, the exact least-squares minimizer over F, and runs HALS sweeps over the
-    rows of G with F fixed, each an exact minimization over one row on G ≥ 0. No step increases the
-    error, so at every iteration
+    exact rank-k semi-NMF (:func:`semi_nmf_init`), error e_0 = ‖W − U S Vᵀ‖F. The solver
+    (:func:`weightlens.linalg.nmf_newton.solve`, F free) keeps a step only when it lowers the error, so at
+    every iteration
 
-        ‖W − F G‖F ≤ e_0 ≤ (1 + tol)·svd_rel_error(k−1)·‖W‖F   (the second with ``sigma``),
+        ‖W − F G‖F ≤ e_0 ≤ (1 + tol)·svd_rel_error(k−1)·‖W‖F   (the second with ``sigma``).
 
-    and the first F-step already improves on e_0, as the row space of G holds Vᵀ and 1ᵀ. The error
-    cannot go below svd_rel_error(k) (Eckart–Young).
+    The error cannot go below svd_rel_error(k) (Eckart–Young).
     """
     w, scale = _prepare(w, k, tol, max_iter)
     rng = np.random.default_rng(seed)
@@ -395,27 +322,9 @@ def semi_nmf(
         sq = (np.sort(np.asarray(sigma, dtype=np.float64)) / scale) ** 2
         tail_sq = float(np.sum(sq[: sq.size - (k - 1)]))
         target = tail_sq * (1 + tol) ** 2 + 64 * float(np.finfo(w.dtype).eps) * float(np.sum(sq))
-    u, s, vt, err_sq = top_singular_triplets(w, k - 1, rng, power_iters=NNDSVD_POWER_ITERS, target_error_sq=target)
+    u, s, vt, _ = top_singular_triplets(w, k - 1, rng, power_iters=NNDSVD_POWER_ITERS, target_error_sq=target)
     ft, g = semi_nmf_init(u, s, vt, k)
-    w_sq = _dot64(w, w)
-    if w_sq == 0.0:
-        return _result(w, ft, g, scale, [0.0], True)
-    history = [math.sqrt(err_sq / w_sq)]
-    sweeps = _max_sweeps(w.shape[1], w.shape[0], k)
-    ggt = g @ g.T
-    converged = False
-    while len(history) <= max_iter:
-        ft = _least_squares_ft(ggt, g @ w.T)
-        ftf = ft @ ft.T
-        ftw = ft @ w
-        hals_sweeps(g, ftw, ftf, sweeps)
-        ggt = g @ g.T
-        err_sq = w_sq - 2 * _dot64(ftw, g) + _dot64(ftf, ggt)
-        history.append(math.sqrt(max(err_sq, 0.0) / w_sq))
-        if _converged(history, tol):
-            converged = True
-            break
-    return _result(w, ft, g, scale, history, converged)
+    return _solve(w, ft, g, scale, nonneg_f=False, tol=tol, max_iter=max_iter)
 
 
 @_one_blas_thread_when_small
@@ -433,7 +342,7 @@ def nonneg_nmf(
     ----------
     w : (m, n) finite non-negative float matrix; float64 runs in float64, other dtypes in float32.
     k : rank, 1 ≤ k ≤ min(m, n).
-    tol : stopping tolerance: relative decrease of the error over 10 iterations.
+    tol : stopping tolerance: the relative decrease of the error still to be found (module notes).
     max_iter : maximum iterations.
     seed : seed of the randomized SVD behind the start; same seed and input, same result.
 
@@ -448,42 +357,21 @@ def nonneg_nmf(
     Notes
     -----
     Start: NNDSVDa from k approximate leading singular triplets (:func:`nndsvda_init`), scaled by
-    the optimal factor α = ⟨W, F G⟩ / ‖F G‖F² (split evenly between F and G). Each iteration runs
-    HALS sweeps over the columns of F with G fixed, fed by G Wᵀ and G Gᵀ, then over the rows of G
-    with F fixed, fed by Fᵀ W and FᵀF, repeating sweeps while they still move the factor
-    (accelerated HALS). No step increases the error.
+    the optimal factor α = ⟨W, F G⟩ / ‖F G‖F² (split evenly between F and G). Then
+    :func:`weightlens.linalg.nmf_newton.solve` with both factors constrained; no step increases the error.
     """
     w, scale = _prepare(w, k, tol, max_iter)
     rng = np.random.default_rng(seed)
     if float(w.min()) < 0:
         raise ValueError(f"W: expected non-negative entries for NMF, got min {float(w.min()) * scale:.6g}")
     m, n = w.shape
-    w_sq = _dot64(w, w)
-    if w_sq == 0.0:
-        return _result(w, np.zeros((k, m), w.dtype), np.zeros((k, n), w.dtype), scale, [0.0], True)
+    if not np.any(w):
+        return _result(w, Solution(np.zeros((k, m), w.dtype), np.zeros((k, n), w.dtype), [0.0], 0.0, True), scale)
     u, s, vt, _ = top_singular_triplets(w, k, rng, power_iters=NNDSVD_POWER_ITERS)
     ft, g = nndsvda_init(u, s, vt, float(w.mean(dtype=np.float64)))
-    ggt = g @ g.T
-    cross, quad = _dot64(ft @ w, g), _dot64(ft @ ft.T, ggt)
+    cross, quad = dot64(ft @ w, g), dot64(ft @ ft.T, g @ g.T)
     alpha = cross / quad if quad > 0 else 1.0
     if alpha > 0:
         ft *= w.dtype.type(math.sqrt(alpha))
         g *= w.dtype.type(math.sqrt(alpha))
-        ggt *= w.dtype.type(alpha)
-        cross, quad = alpha * cross, alpha * alpha * quad
-    history = [math.sqrt(max(w_sq - 2 * cross + quad, 0.0) / w_sq)]
-    sweeps_f = _max_sweeps(m, n, k)
-    sweeps_g = _max_sweeps(n, m, k)
-    converged = False
-    while len(history) <= max_iter:
-        hals_sweeps(ft, g @ w.T, ggt, sweeps_f)
-        ftw = ft @ w
-        ftf = ft @ ft.T
-        hals_sweeps(g, ftw, ftf, sweeps_g)
-        ggt = g @ g.T
-        err_sq = w_sq - 2 * _dot64(ftw, g) + _dot64(ftf, ggt)
-        history.append(math.sqrt(max(err_sq, 0.0) / w_sq))
-        if _converged(history, tol):
-            converged = True
-            break
-    return _result(w, ft, g, scale, history, converged)
+    return _solve(w, ft, g, scale, nonneg_f=True, tol=tol, max_iter=max_iter)

@@ -43,6 +43,12 @@ ENTRY_SCHEMA: dict[str, Any] = {
             },
             "iterations": {"type": "integer", "minimum": 0, "description": "iterations run"},
             "converged": {"type": "boolean", "description": "the stopping rule was met before nmf_max_iter"},
+            "kkt_residual": {
+                "type": "number",
+                "minimum": 0,
+                "description": "relative KKT residual of the returned factors: sqrt(Σ_blocks ‖projected gradient‖F²/‖Gram‖2)/‖X‖F, "
+                "0 at a stationary point",
+            },
         },
         "required": [
             "rank",
@@ -54,6 +60,7 @@ ENTRY_SCHEMA: dict[str, Any] = {
             "svd_rank_equivalent",
             "iterations",
             "converged",
+            "kkt_residual",
         ],
         "additionalProperties": False,
     },
@@ -93,6 +100,7 @@ def _entry(k: int, mode: str, input_: str, result: NMFResult, sp: Spectrum | Non
         "svd_rank_equivalent": equivalent,
         "iterations": result.iterations,
         "converged": result.converged,
+        "kkt_residual": result.kkt,
     }
 
 
@@ -134,7 +142,7 @@ PASS = Pass(
             "nmf",
             "array",
             "one entry per NMF rank: relative error of the rank-k factorization, the SVD's at the same k, "
-            "their ratio, the SVD rank of equal error, iterations, convergence",
+            "their ratio, the SVD rank of equal error, iterations, convergence, KKT residual",
             schema=ENTRY_SCHEMA,
         ),
         Field("nmf_skipped", "string", "why no NMF was run (nonneg mode on a matrix with negative entries)", nullable=True),

@@ -103,8 +103,9 @@ class AnalysisOptions:
         include glob (or none are given) and no exclude glob.
     nmf_ranks : ranks of the NMF pass; empty means min(32, p/2) (at least 1).
     nmf_mode : which factorization the NMF pass runs (see :data:`NMFMode`).
-    nmf_max_iter, nmf_tol : NMF stops after nmf_max_iter iterations, or once its relative error
-        decreased by less than nmf_tol (relative) over 10 iterations.
+    nmf_max_iter, nmf_tol : NMF stops after nmf_max_iter iterations, or once its model predicts the
+        relative error to fall by less than nmf_tol (relative) over the next 10 steps
+        (:mod:`weightlens.linalg.nmf_newton`).
     seed : seed of every randomized step (the NMF starts); same seed, same report.
     """
 
