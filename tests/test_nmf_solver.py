@@ -391,7 +391,6 @@ def test_residual_sq_matches_numpy(rng: np.random.Generator) -> None:
 
 def test_small_solves_run_blas_on_one_thread() -> None:
     from weightlens.linalg.blas import controller as _blas_controller
-
     from weightlens.linalg.nmf import SINGLE_THREAD_BELOW, _one_blas_thread_when_small
 
     seen: list[set[int]] = []
